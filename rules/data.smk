@@ -1,0 +1,67 @@
+# Raw inputs, benchmarks, the unified training corpus, battles and decontamination.
+
+
+rule fetch_dataset:
+    output:
+        directory("resources/data/{dataset}"),
+    params:
+        data_dir=data_dir(),
+    log:
+        "logs/fetch_dataset/{dataset}.log",
+    benchmark:
+        "logs/benchmarks/fetch_dataset/{dataset}.tsv"
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../workflow_scripts/fetch_dataset.py"
+
+
+rule prepare_benchmark:
+    input:
+        "resources/data/routellm-evals",
+    output:
+        "resources/benchmarks/{benchmark}.parquet",
+    log:
+        "logs/prepare_benchmark/{benchmark}.log",
+    benchmark:
+        "logs/benchmarks/prepare_benchmark/{benchmark}.tsv"
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../workflow_scripts/prepare_benchmark.py"
+
+
+rule build_corpus:
+    input:
+        datasets=expand("resources/data/{dataset}", dataset=[d for d in DATASETS if d != "routellm-evals"]),
+        benchmarks=expand("resources/benchmarks/{benchmark}.parquet", benchmark=config["benchmarks"]),
+    output:
+        corpus="resources/corpus/corpus.parquet",
+        battles="resources/corpus/battles.parquet",
+        summary=report("results/data/corpus_summary.csv", caption="../report/corpus.rst", category="Data"),
+    params:
+        corpus=config["corpus"],
+    log:
+        "logs/build_corpus/build_corpus.log",
+    benchmark:
+        "logs/benchmarks/build_corpus/build_corpus.tsv"
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../workflow_scripts/build_corpus.py"
+
+
+rule train_prompt_hashes:
+    input:
+        corpus="resources/corpus/corpus.parquet",
+        battles="resources/corpus/battles.parquet",
+    output:
+        "results/data/train_prompt_sha1.txt.gz",
+    log:
+        "logs/train_prompt_hashes/train_prompt_hashes.log",
+    benchmark:
+        "logs/benchmarks/train_prompt_hashes/train_prompt_hashes.tsv"
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../workflow_scripts/train_prompt_hashes.py"

@@ -1,0 +1,52 @@
+# Metrics, plots and tables, all computed from the per-prompt score files.
+
+
+def benchmark_scores(wildcards):
+    return [f for r in config["routers"] for f in score_files(wildcards.benchmark, r)]
+
+
+def table_benchmark(wildcards):
+    return f"resources/benchmarks/{config['tables'][wildcards.table]['benchmark']}.parquet"
+
+
+def table_scores(wildcards):
+    benchmark = config["tables"][wildcards.table]["benchmark"]
+    return [f for r in table_routers(wildcards.table) for f in score_files(benchmark, r)]
+
+
+rule evaluate_benchmark:
+    input:
+        scores=benchmark_scores,
+        benchmark="resources/benchmarks/{benchmark}.parquet",
+    output:
+        metrics="results/metrics/{benchmark}.json",
+        plot=report("results/plots/{benchmark}.png", caption="../report/plot.rst", category="Plots"),
+    params:
+        names=router_names(),
+    log:
+        "logs/evaluate_benchmark/{benchmark}.log",
+    benchmark:
+        "logs/benchmarks/evaluate_benchmark/{benchmark}.tsv"
+    conda:
+        "../envs/evaluate.yaml"
+    script:
+        "../workflow_scripts/evaluate_benchmark.py"
+
+
+rule make_table:
+    input:
+        scores=table_scores,
+        benchmark=table_benchmark,
+    output:
+        report("results/{table}.csv", caption="../report/table.rst", category="Tables"),
+    params:
+        names=router_names(),
+        spec=lambda wildcards: config["tables"][wildcards.table],
+    log:
+        "logs/make_table/{table}.log",
+    benchmark:
+        "logs/benchmarks/make_table/{table}.tsv"
+    conda:
+        "../envs/evaluate.yaml"
+    script:
+        "../workflow_scripts/make_table.py"

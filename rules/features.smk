@@ -1,0 +1,29 @@
+# Sentence embeddings of every prompt set, computed once and shared by the routers that need them.
+
+
+def prompt_set_input(wildcards):
+    if wildcards.prompt_set == "corpus":
+        return ["resources/corpus/corpus.parquet", "resources/corpus/battles.parquet"]
+    return [f"resources/benchmarks/{wildcards.prompt_set}.parquet"]
+
+
+rule embed_prompts:
+    input:
+        model="resources/models/encoder",
+        prompts=prompt_set_input,
+    output:
+        "resources/embeddings/{prompt_set}.parquet",
+    params:
+        embedding=config.get("embedding", {}),
+    threads: 2
+    log:
+        "logs/embed_prompts/{prompt_set}.log",
+    benchmark:
+        "logs/benchmarks/embed_prompts/{prompt_set}.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../workflow_scripts/embed_prompts.py"

@@ -1,0 +1,1 @@
+"""Data stage: raw sources, benchmarks, the unified training corpus, battles and decontamination."""

@@ -1,0 +1,306 @@
+"""The unified training corpus and battle table, built from every offline labelled source.
+
+Corpus schema (one row per prompt and routed pair; documented in the README):
+
+| column       | meaning                                                                 |
+|--------------|-------------------------------------------------------------------------|
+| id           | `<source>:<native id or row>`, unique                                   |
+| prompt       | the user query (first turn)                                             |
+| source       | source name (see `SOURCES`)                                             |
+| strong_model | the strong model the label is about                                     |
+| weak_model   | the weak model the label is about                                       |
+| weak_score   | 1-5 quality of the weak model's answer (4-5: good enough)               |
+| label        | routing label: 1 = needs the strong model (weak_score <= 3), 0 = weak   |
+| split        | "train" or "validation" (random 10 %, fixed seed), added by `assign_split` |
+
+Native labels map to `weak_score` as written in the `*_score` functions below.
+Battle schema: prompt, model_a, model_b, winner ("model_a" | "model_b" | "tie"), source.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import gzip
+import itertools
+import json
+import math
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from loguru import logger
+
+from ragrouter.data.benchmarks import STRONG_MODEL, WEAK_MODEL, read_jsonl, require_fields
+from ragrouter.data.sources import DataError
+
+# Several sources spell the routed pair differently; battles and labels use one name per model.
+MODEL_ALIASES = {
+    "gpt4_1106_preview": STRONG_MODEL,
+    "gpt-4-turbo": STRONG_MODEL,
+    "mistralai/mixtral-8x7b-chat": WEAK_MODEL,
+    "Mixtral-8x7B-Instruct-v0.1": WEAK_MODEL,
+}
+# routerdc-7models has neither GPT-4 nor Mixtral: its proxy pair is the set's strongest model
+# (by mean score over all its files) against Mistral-7B, Mixtral's smaller sibling.
+ROUTERDC_WEAK = "mistralai/Mistral-7B-v0.1"
+
+CORPUS_SCHEMA = {
+    "id": pl.String,
+    "prompt": pl.String,
+    "source": pl.String,
+    "strong_model": pl.String,
+    "weak_model": pl.String,
+    "weak_score": pl.Int64,
+    "label": pl.Int64,
+}
+BATTLE_SCHEMA = {"prompt": pl.String, "model_a": pl.String, "model_b": pl.String, "winner": pl.String, "source": pl.String}
+
+
+def canonical_model(name: str) -> str:
+    return MODEL_ALIASES.get(name, name)
+
+
+def routing_label(weak_score: int) -> int:
+    """1-3 -> the weak answer is not good enough -> strong (1); 4-5 -> weak (0)."""
+    return int(weak_score <= 3)
+
+
+def correctness_score(strong_ok: bool, weak_ok: bool) -> int:
+    """Correctness pair -> weak score: weak right 5; both wrong 4 (the strong model would not help,
+    so the weak one is as good); weak wrong and strong right 1."""
+    if weak_ok:
+        return 5
+    return 1 if strong_ok else 4
+
+
+def preference_score(weak_win: float) -> int:
+    """Pairwise preference (probability the weak answer is better) -> weak score.
+    A tie (0.5) counts as good enough (4), as RouteLLM counts ties for the weak model."""
+    if weak_win < 0.2:
+        return 1
+    if weak_win < 0.4:
+        return 2
+    if weak_win < 0.5:
+        return 3
+    if weak_win < 0.75:
+        return 4
+    return 5
+
+
+def grade_score(grade: float) -> int:
+    """1-10 judge grade -> 1-5 weak score: ceil(grade / 2), so 7 and above means good enough."""
+    return int(min(5, max(1, math.ceil(grade / 2))))
+
+
+def _row(source: str, native_id: str, prompt: str, strong: str, weak: str, score: int) -> dict:
+    return {
+        "id": f"{source}:{native_id}",
+        "prompt": prompt,
+        "source": source,
+        "strong_model": strong,
+        "weak_model": weak,
+        "weak_score": score,
+        "label": routing_label(score),
+    }
+
+
+def _pairwise_battles(prompt: str, scores: dict[str, float], source: str) -> Iterable[dict]:
+    """All model pairs of one prompt; the higher score wins, equal scores tie."""
+    for a, b in itertools.combinations(sorted(scores), 2):
+        sa, sb = scores[a], scores[b]
+        winner = "tie" if sa == sb else ("model_a" if sa > sb else "model_b")
+        yield {"prompt": prompt, "model_a": a, "model_b": b, "winner": winner, "source": source}
+
+
+def _routerbench_prompt(raw: str) -> str:
+    """RouterBench stores each prompt as a Python list literal of strings."""
+    try:
+        parts = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        return raw
+    return "\n".join(parts) if isinstance(parts, list) else str(parts)
+
+
+def load_routerbench(folder: Path) -> tuple[list[dict], list[dict]]:
+    csv.field_size_limit(1 << 30)
+    rows, battles, skipped = [], [], 0
+    for path in sorted(Path(folder).glob("*.csv")):
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            fields = reader.fieldnames or []
+            for field in ["sample_id", "prompt", STRONG_MODEL, "mistralai/mixtral-8x7b-chat"]:
+                if field not in fields:
+                    raise DataError(f"{path}: missing column {field!r}")
+            models = [f for f in fields if f not in {"", "sample_id", "prompt", "eval_name", "oracle_model_to_route_to"} and "|" not in f]
+            for i, rec in enumerate(reader, start=2):
+                prompt = _routerbench_prompt(rec["prompt"])
+                scores = {}
+                for m in models:
+                    cell = rec[m]
+                    if cell in ("", None):
+                        continue
+                    try:
+                        scores[canonical_model(m)] = float(cell)
+                    except ValueError as err:
+                        raise DataError(f"{path}: row {i}: field {m!r} is not a number: {cell!r}") from err
+                battles.extend(_pairwise_battles(prompt, scores, "routerbench-zs"))
+                if STRONG_MODEL not in scores or WEAK_MODEL not in scores:
+                    skipped += 1
+                    continue
+                score = correctness_score(scores[STRONG_MODEL] >= 0.5, scores[WEAK_MODEL] >= 0.5)
+                rows.append(_row("routerbench-zs", rec["sample_id"], prompt, STRONG_MODEL, WEAK_MODEL, score))
+    logger.info(f"routerbench-zs: {len(rows)} labelled prompts, {skipped} skipped for an empty score cell")
+    return rows, battles
+
+
+def load_routerdc(folder: Path) -> tuple[list[dict], list[dict]]:
+    records = []
+    for path in sorted(Path(folder).glob("*.json")):
+        data = json.loads(path.read_text())
+        for i, rec in enumerate(data):
+            require_fields(path, i, rec, ["question", "scores"])
+            records.append((path.stem, i, rec["question"], {k: float(v) for k, v in rec["scores"].items()}))
+    totals: dict[str, list[float]] = {}
+    for *_, scores in records:
+        for m, s in scores.items():
+            totals.setdefault(m, []).append(s)
+    strong = max((m for m in totals if m != ROUTERDC_WEAK), key=lambda m: float(np.mean(totals[m])))
+    rows, battles = [], []
+    for stem, i, prompt, scores in records:
+        battles.extend(_pairwise_battles(prompt, scores, "routerdc-7models"))
+        if strong in scores and ROUTERDC_WEAK in scores:
+            score = correctness_score(scores[strong] >= 0.5, scores[ROUTERDC_WEAK] >= 0.5)
+            rows.append(_row("routerdc-7models", f"{stem}:{i}", prompt, strong, ROUTERDC_WEAK, score))
+    logger.info(f"routerdc-7models: {len(rows)} labelled prompts; proxy pair {strong} vs {ROUTERDC_WEAK}")
+    return rows, battles
+
+
+def load_alpaca_battles(path: Path) -> tuple[list[dict], list[dict]]:
+    """GPT-4-turbo vs Mixtral preferences become labels; every battle goes to the battle table."""
+    per_instruction: dict[str, list[float]] = {}
+    battles = []
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for i, line in enumerate(fh, start=1):
+            rec = json.loads(line)
+            require_fields(path, i, rec, ["instruction", "generator_1", "generator_2"])
+            if rec.get("preference") in (None, ""):
+                continue
+            pref = float(rec["preference"])
+            if pref == 0.0:  # alpaca_eval writes 0 for a draw (identical outputs)
+                pref = 1.5
+            if not 1.0 <= pref <= 2.0:
+                raise DataError(f"{path}: row {i}: field 'preference' must be 0 or lie in [1, 2], got {pref}")
+            a, b = canonical_model(rec["generator_1"]), canonical_model(rec["generator_2"])
+            winner = "tie" if pref == 1.5 else ("model_a" if pref < 1.5 else "model_b")
+            battles.append({"prompt": rec["instruction"], "model_a": a, "model_b": b, "winner": winner, "source": "alpaca-eval"})
+            if a == STRONG_MODEL and b == WEAK_MODEL:
+                per_instruction.setdefault(rec["instruction"], []).append(pref - 1.0)
+    rows = [
+        _row("alpaca-eval", str(k), prompt, STRONG_MODEL, WEAK_MODEL, preference_score(float(np.mean(w))))
+        for k, (prompt, w) in enumerate(sorted(per_instruction.items()))
+    ]
+    logger.info(f"alpaca-eval: {len(rows)} labelled instructions, {len(battles)} battles")
+    return rows, battles
+
+
+def load_arena_bench(folder: Path) -> tuple[list[dict], list[dict]]:
+    folder = Path(folder)
+    qpath = folder / "question.jsonl"
+    prompts = {}
+    for i, q in enumerate(read_jsonl(qpath), start=1):
+        require_fields(qpath, i, q, ["question_id", "turns"])
+        turn = q["turns"][0]
+        prompts[q["question_id"]] = turn["content"] if isinstance(turn, dict) else turn
+    grades: dict[str, dict[str, float]] = {}
+    unjudged = 0
+    for path in sorted((folder / "model_judgment").glob("*.jsonl")):
+        for i, j in enumerate(read_jsonl(path), start=1):
+            require_fields(path, i, j, ["question_id", "model"])
+            if j.get("score") is None:  # the judge gave no parsable grade for this answer
+                unjudged += 1
+                continue
+            try:
+                grade = float(j["score"])
+            except (TypeError, ValueError) as err:
+                raise DataError(f"{path}: row {i}: field 'score' is not a number: {j['score']!r}") from err
+            grades.setdefault(j["question_id"], {})[canonical_model(j["model"])] = grade
+    rows, battles = [], []
+    for qid, prompt in prompts.items():
+        g = grades.get(qid, {})
+        battles.extend(_pairwise_battles(prompt, g, "arena-bench-v1"))
+        if WEAK_MODEL in g:
+            rows.append(_row("arena-bench-v1", qid, prompt, STRONG_MODEL, WEAK_MODEL, grade_score(g[WEAK_MODEL])))
+    logger.info(f"arena-bench-v1: {len(rows)} labelled prompts, {len(battles)} battles, {unjudged} answers without a grade")
+    return rows, battles
+
+
+def load_gpt4_dataset_rows(path: Path) -> tuple[list[dict], list[dict]]:
+    """RouteLLM's gpt4_dataset (the real 10-row sample offline): mixtral_score is the weak score."""
+    from ragrouter.data.external import load_gpt4_dataset
+
+    df = load_gpt4_dataset(path)
+    rows = [
+        _row("gpt4_dataset", str(r["id"]), r["prompt"], STRONG_MODEL, WEAK_MODEL, int(r["mixtral_score"]))
+        for r in df.iter_rows(named=True)
+    ]
+    battles = [
+        {"prompt": r["prompt"], "model_a": STRONG_MODEL, "model_b": WEAK_MODEL, "winner": "model_b" if r["weak_score"] >= 4 else "model_a", "source": "gpt4_dataset"}
+        for r in rows
+    ]
+    return rows, battles
+
+
+def build_corpus(data_root: Path, sources: list[str], max_rows_per_source: int | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Load every configured source into one corpus and one battle table (deterministic order).
+
+    `max_rows_per_source` (tiny CI configs only) keeps the first N labelled rows of each source and
+    only the battles on their prompts."""
+    data_root = Path(data_root)
+    loaders = {
+        "routerbench-zs": lambda: load_routerbench(data_root / "routerbench-zs"),
+        "routerdc-7models": lambda: load_routerdc(data_root / "routerdc-7models"),
+        "alpaca-eval": lambda: load_alpaca_battles(data_root / "alpaca-eval-battles/battles.jsonl.gz"),
+        "arena-bench-v1": lambda: load_arena_bench(data_root / "arena-bench-v1"),
+        "gpt4_dataset": lambda: load_gpt4_dataset_rows(data_root / "gpt4-dataset-sample/labeled_test_dataset.json"),
+    }
+    rows, battles = [], []
+    for name in sources:
+        if name not in loaders:
+            raise DataError(f"config 'corpus.sources': unknown source {name!r}; known: {sorted(loaders)}")
+        r, b = loaders[name]()
+        if max_rows_per_source:
+            r = r[:max_rows_per_source]
+            kept = {row["prompt"] for row in r}
+            b = [battle for battle in b if battle["prompt"] in kept]
+        rows += r
+        battles += b
+    corpus = pl.DataFrame(rows, schema=CORPUS_SCHEMA).unique(subset=["id"], keep="first", maintain_order=True)
+    corpus = corpus.filter(pl.col("prompt").str.strip_chars().str.len_chars() > 0).sort("id")
+    battle_table = pl.DataFrame(battles, schema=BATTLE_SCHEMA)
+    return corpus, battle_table
+
+
+def validation_prompts(corpus: pl.DataFrame, validation_fraction: float, seed: int) -> set[str]:
+    """A random share of the unique prompts, fixed by seed. Splitting by prompt (not by row) keeps
+    every copy of a prompt, and every battle on it, on one side."""
+    prompts = corpus["prompt"].unique(maintain_order=True).sort().to_list()
+    rng = np.random.default_rng(seed)
+    n_val = int(round(validation_fraction * len(prompts)))
+    return {prompts[i] for i in rng.permutation(len(prompts))[:n_val]}
+
+
+def assign_split(table: pl.DataFrame, validation: set[str]) -> pl.DataFrame:
+    """Add `split` ("train" / "validation") to a corpus or battle table from the validation prompts."""
+    return table.with_columns(
+        pl.when(pl.col("prompt").is_in(list(validation))).then(pl.lit("validation")).otherwise(pl.lit("train")).alias("split")
+    )
+
+
+def label_summary(corpus: pl.DataFrame) -> pl.DataFrame:
+    return (
+        corpus.group_by("source")
+        .agg(pl.len().alias("rows"), pl.col("label").mean().alias("strong_share"), pl.col("weak_score").mean().alias("mean_weak_score"))
+        .sort("source")
+    )

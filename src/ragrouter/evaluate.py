@@ -1,0 +1,282 @@
+"""RouteLLM's evaluation, computed from per-prompt score files.
+
+`routing_curve` reproduces `routellm/evals/benchmarks.py` (10 `qcut` bins, their edges as
+thresholds, `>=` except `>` at the last edge) and `curve_metrics` reproduces `evaluate.py`
+(`np.interp` for CPT, trapezoid over % strong calls / 100 for AUC and APGR). Where RouteLLM would
+crash (tied or constant scores make `qcut` edges repeat) the repeated edges are dropped; where its
+result silently depends on a non-monotone curve a warning is logged.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from loguru import logger
+
+from ragrouter.data.benchmarks import BENCHMARKS, STRONG_MODEL, WEAK_MODEL
+
+
+@dataclass(frozen=True)
+class Point:
+    threshold: float
+    strong_pct: float  # % of prompts routed to the strong model
+    quality: float  # accuracy in % (correctness) or mean judge score (MT-Bench)
+
+
+def thresholds(scores: np.ndarray, num_results: int = 10) -> tuple[np.ndarray, bool]:
+    """`pd.qcut(scores, num_results, retbins=True)[1]`: linear-interpolated quantile edges.
+
+    Returns the edges and whether any repeated (pandas raises then; we drop the repeats)."""
+    edges = np.quantile(np.asarray(scores, dtype=np.float64), np.linspace(0, 1, num_results + 1))
+    unique = np.unique(edges)
+    return (edges, False) if len(unique) == len(edges) else (unique, True)
+
+
+def routing_curve(scores: np.ndarray, strong: np.ndarray, weak: np.ndarray, scale: float, num_results: int = 10) -> list[Point]:
+    """Quality and % strong calls at each threshold, as RouteLLM's Benchmark.evaluate yields them."""
+    scores = np.asarray(scores, dtype=np.float64)
+    edges, tied = thresholds(scores, num_results)
+    selections = [scores >= t for t in edges[:-1]] + [scores > edges[-1]]
+    if tied:
+        # RouteLLM's qcut would raise here. Keep every distinct edge with `>=` (the last one too,
+        # so the prompts tied at the top are not lost) and `>` at the top edge (0 % strong).
+        selections = [scores >= t for t in edges] + [scores > edges[-1]]
+        edges = np.append(edges, edges[-1])
+    points = []
+    for t, sel in zip(edges, selections, strict=True):
+        quality = np.where(sel, strong, weak).mean() * scale
+        points.append(Point(float(t), float(sel.mean() * 100), float(quality)))
+    return points
+
+
+def average_curves(curves: Sequence[list[Point]]) -> list[Point]:
+    """Average several curves point by point (same threshold index), as for RouteLLM's random router."""
+    lengths = {len(c) for c in curves}
+    if len(lengths) != 1:
+        raise ValueError(f"curves to average have different lengths: {sorted(lengths)}")
+    return [
+        Point(
+            float(np.mean([c[i].threshold for c in curves])),
+            float(np.mean([c[i].strong_pct for c in curves])),
+            float(np.mean([c[i].quality for c in curves])),
+        )
+        for i in range(lengths.pop())
+    ]
+
+
+def _trapezoid(y: np.ndarray, x: np.ndarray) -> float:
+    return float(np.sum((x[1:] - x[:-1]) * (y[1:] + y[:-1]) / 2.0))
+
+
+def curve_metrics(points: list[Point], weak_quality: float, strong_quality: float) -> dict[str, float]:
+    """CPT(20/50/80 %), AUC and APGR of one curve, as RouteLLM's evaluate.py computes them."""
+    order = np.argsort([p.strong_pct for p in points], kind="stable")
+    pct = np.array([points[i].strong_pct for i in order])
+    quality = np.array([points[i].quality for i in order])
+    if np.any(np.diff(quality) < 0):
+        logger.warning("quality is not monotone in % strong calls; CPT via np.interp is then approximate (as in RouteLLM)")
+    out = {}
+    for frac in (0.2, 0.5, 0.8):
+        target = frac * (strong_quality - weak_quality) + weak_quality
+        out[f"CPT({int(frac * 100)}%)"] = float(np.interp(target, quality, pct))
+    x = pct / 100
+    auc = _trapezoid(quality, x)
+    weak_auc = _trapezoid(np.full_like(x, weak_quality), x)
+    strong_auc = _trapezoid(np.full_like(x, strong_quality), x)
+    out["AUC"] = auc
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out["APGR"] = float((auc - weak_auc) / (strong_auc - weak_auc)) if strong_auc != weak_auc else float("nan")
+    return out
+
+
+def optimal_quality(strong: np.ndarray, weak: np.ndarray, strong_fraction: float, kind: str, scale: float) -> float:
+    """The oracle line: RouteLLM's get_optimal_accuracy for correctness and for MT-Bench."""
+    n = len(strong)
+    if kind == "correctness":
+        bonus = min(n * strong_fraction, float(np.sum((weak == 0) & (strong == 1))))
+        return float((np.sum(weak == 1) + bonus) / n * scale)
+    max_calls = int(n * strong_fraction)
+    diff = strong - weak
+    order = np.argsort(-diff, kind="stable")
+    chosen = np.zeros(n, dtype=bool)
+    positive = order[diff[order] > 0]
+    chosen[positive[:max_calls]] = True  # pandas' inclusive .loc then overwrite leaves max_calls rows
+    return float(np.where(chosen, strong, weak).mean() * scale)
+
+
+def log_curve(router_id: str, benchmark: str, points: list[Point], n_prompts: int) -> None:
+    """Per-threshold lines in the shape RouteLLM's evaluate.py prints them."""
+    for p in points:
+        n_strong = int(round(p.strong_pct / 100 * n_prompts))
+        header = "=" * 15 + f" {router_id} with threshold {p.threshold} on {benchmark} " + "=" * 15
+        logger.info(header)
+        logger.info(f"Average accuracy: {p.quality:.3f}")
+        logger.info(f"Model counts: {WEAK_MODEL}: {n_prompts - n_strong}, {STRONG_MODEL}: {n_strong}")
+        logger.info(f"Model %: {WEAK_MODEL}: {100 - p.strong_pct:.3f}%, {STRONG_MODEL}: {p.strong_pct:.3f}%")
+
+
+@dataclass
+class RouterResult:
+    router_id: str
+    curve: list[Point]  # the curve the metrics come from (averaged for RouteLLM's random router)
+    metrics: dict[str, float]  # mean over seeds, or metrics of the averaged curve
+    std: dict[str, float]  # std over seeds (ddof=1), NaN with one seed
+    per_seed: list[dict[str, float]]
+
+
+def evaluate_router(
+    router_id: str,
+    seed_scores: Sequence[np.ndarray],
+    strong: np.ndarray,
+    weak: np.ndarray,
+    scale: float,
+    aggregate: str = "seeds",
+    num_results: int = 10,
+) -> RouterResult:
+    """Metrics of one router from its per-seed score arrays.
+
+    aggregate="curve" averages the curves first (RouteLLM's random router); "seeds" averages the
+    per-seed metrics (trained routers, one curve per training seed)."""
+    weak_q, strong_q = float(weak.mean() * scale), float(strong.mean() * scale)
+    curves = [routing_curve(s, strong, weak, scale, num_results) for s in seed_scores]
+    per_seed = [curve_metrics(c, weak_q, strong_q) for c in curves]
+    keys = list(per_seed[0])
+    same_shape = len({len(c) for c in curves}) == 1
+    curve = average_curves(curves) if same_shape else curves[0]
+    if aggregate == "curve":
+        metrics = curve_metrics(curve, weak_q, strong_q)
+    elif aggregate == "seeds":
+        metrics = {k: float(np.mean([m[k] for m in per_seed])) for k in keys}
+    else:
+        raise ValueError(f"unknown aggregate {aggregate!r}")
+    std = {k: float(np.std([m[k] for m in per_seed], ddof=1)) if len(per_seed) > 1 else float("nan") for k in keys}
+    return RouterResult(router_id, curve, metrics, std, per_seed)
+
+
+TABLE_COLUMNS = ["CPT(50%)", "CPT(80%)", "APGR"]
+
+
+def table_frame(results: Sequence[RouterResult], names: dict[str, str]) -> pl.DataFrame:
+    """One row per router: CPT in %, APGR as a fraction; `_std` columns when any router has seeds."""
+    with_std = any(len(r.per_seed) > 1 for r in results)
+    rows = []
+    for r in results:
+        row = {"router_id": r.router_id, "router": names.get(r.router_id, r.router_id)}
+        for col in TABLE_COLUMNS:
+            row[col] = round(r.metrics[col], 4 if col == "APGR" else 2)
+            if with_std:
+                row[f"{col}_std"] = round(r.std[col], 4 if col == "APGR" else 2) if len(r.per_seed) > 1 else None
+        rows.append(row)
+    schema = {"router_id": pl.String, "router": pl.String}
+    for col in TABLE_COLUMNS:
+        schema[col] = pl.Float64
+        if with_std:
+            schema[f"{col}_std"] = pl.Float64
+    return pl.DataFrame(rows, schema=schema)
+
+
+def plot_curves(results: Sequence[RouterResult], names: dict[str, str], strong: np.ndarray, weak: np.ndarray, spec, path) -> None:
+    """Quality vs % strong calls for every router, with the weak, strong and oracle lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ragrouter.io import atomic_path
+
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for r in results:
+        pts = sorted(r.curve, key=lambda p: p.strong_pct)
+        ax.plot([p.strong_pct for p in pts], [p.quality for p in pts], marker=".", label=names.get(r.router_id, r.router_id))
+    ax.axhline(weak.mean() * spec.scale, color="grey", linestyle="--", label=WEAK_MODEL)
+    ax.axhline(strong.mean() * spec.scale, color="red", linestyle="--", label=STRONG_MODEL)
+    grid = np.arange(0, 101, 10)
+    ax.plot(grid, [optimal_quality(strong, weak, g / 100, spec.kind, spec.scale) for g in grid], marker="x", label="Optimal")
+    ax.set_xlabel("Strong model calls (%)")
+    ax.set_ylabel("Accuracy (%)" if spec.kind == "correctness" else "MT-Bench score")
+    ax.set_title(f"Model calls and performance ({spec.label})")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
+
+
+RANDOM_ROUTER = "random"
+
+
+def load_scores(benchmark: pl.DataFrame, paths: Sequence[str]) -> dict[str, list[np.ndarray]]:
+    """Score files `results/scores/<benchmark>/<router_id>/seed-<k>.parquet`, grouped by router
+    (in first-seen order) and checked against the benchmark's rows and prompt hashes."""
+    from pathlib import Path
+
+    from ragrouter.routers.base import check_score_file
+
+    grouped: dict[str, list[tuple[int, np.ndarray]]] = {}
+    for path in paths:
+        p = Path(path)
+        seed = int(p.stem.removeprefix("seed-"))
+        grouped.setdefault(p.parent.name, []).append((seed, check_score_file(pl.read_parquet(p), benchmark, str(p))))
+    return {r: [s for _, s in sorted(v, key=lambda t: t[0])] for r, v in grouped.items()}
+
+
+def evaluate_all(benchmark: pl.DataFrame, name: str, paths: Sequence[str], order: Sequence[str] | None = None) -> list[RouterResult]:
+    spec = BENCHMARKS[name]
+    strong, weak = benchmark["strong"].to_numpy(), benchmark["weak"].to_numpy()
+    scores = load_scores(benchmark, paths)
+    ids = [r for r in (order or scores) if r in scores]
+    return [
+        evaluate_router(r, scores[r], strong, weak, spec.scale, "curve" if r == RANDOM_ROUTER else "seeds")
+        for r in ids
+    ]
+
+
+def benchmark_report(benchmark_path: str, name: str, paths: Sequence[str], names: dict[str, str], metrics_path: str, plot_path: str) -> list[RouterResult]:
+    """Metrics JSON and plot for every router on one benchmark, logging RouteLLM's per-threshold lines."""
+    from ragrouter.io import write_json
+
+    spec = BENCHMARKS[name]
+    benchmark = pl.read_parquet(benchmark_path)
+    strong, weak = benchmark["strong"].to_numpy(), benchmark["weak"].to_numpy()
+    results = evaluate_all(benchmark, name, paths)
+    report: dict = {
+        "benchmark": name,
+        "prompts": benchmark.height,
+        "quality_unit": "accuracy %" if spec.kind == "correctness" else "mean judge score (1-10)",
+        STRONG_MODEL: float(strong.mean() * spec.scale),
+        WEAK_MODEL: float(weak.mean() * spec.scale),
+        "optimal": {str(g): optimal_quality(strong, weak, g / 100, spec.kind, spec.scale) for g in range(0, 101, 10)},
+        "routers": {},
+    }
+    for r in results:
+        log_curve(r.router_id, name, r.curve, benchmark.height)
+        logger.info(f"{r.router_id}: " + ", ".join(f"{k} {v:.4f}" for k, v in r.metrics.items()))
+        report["routers"][r.router_id] = {
+            "name": names.get(r.router_id, r.router_id),
+            "seeds": len(r.per_seed),
+            "aggregate": "curve" if r.router_id == RANDOM_ROUTER else "seeds",
+            "metrics": r.metrics,
+            "std": r.std,
+            "per_seed": r.per_seed,
+            "curve": [p.__dict__ for p in r.curve],
+        }
+    write_json(report, metrics_path)
+    plot_curves(results, names, strong, weak, spec, plot_path)
+    return results
+
+
+def results_table(benchmark_path: str, name: str, paths: Sequence[str], rows: Sequence[str], names: dict[str, str], out_path: str) -> pl.DataFrame:
+    """A thesis table: the configured rows that have score files, in the configured order."""
+    from ragrouter.io import write_csv
+
+    results = evaluate_all(pl.read_parquet(benchmark_path), name, paths, order=rows)
+    table = table_frame(results, names)
+    for row in table.iter_rows(named=True):
+        logger.info(f"{row['router']}: CPT(50%) {row['CPT(50%)']}, CPT(80%) {row['CPT(80%)']}, APGR {row['APGR']}")
+    write_csv(table, out_path)
+    return table

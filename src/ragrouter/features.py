@@ -1,0 +1,100 @@
+"""Prompt features: sentence embeddings from a local encoder, cached by prompt hash.
+
+One pass of the encoder over all evaluation prompts costs minutes on 2 cores, so embeddings are
+computed once per prompt set (rule `embed_prompts`) and every embedding-based router reads them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from ragrouter.io import sha1_text, write_parquet
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+class SentenceEncoder:
+    """Mean-pooled, L2-normalised sentence embeddings from a local sentence-transformers folder."""
+
+    def __init__(self, model_dir: str | Path, max_length: int = 256, batch_size: int = 64) -> None:
+        self.model_dir = str(model_dir)
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self._model = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(self.model_dir, device="cpu")
+            self._model.max_seq_length = self.max_length
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension())
+
+    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self.model.encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=progress, convert_to_numpy=True
+        ).astype(np.float32)
+
+    def __getstate__(self) -> dict:  # never pickle the torch model with a router
+        return {**self.__dict__, "_model": None}
+
+
+class CachedEncoder:
+    """An encoder that answers from precomputed embedding files first, by prompt sha1."""
+
+    def __init__(self, encoder: SentenceEncoder, cache_files: Sequence[str | Path] = ()) -> None:
+        self.encoder = encoder
+        self.cache: dict[str, np.ndarray] = {}
+        for path in cache_files:
+            self.add(load_embeddings(path))
+
+    def add(self, table: pl.DataFrame) -> None:
+        vectors = np.asarray(table["embedding"].to_list(), dtype=np.float32)
+        self.cache.update(zip(table["prompt_sha1"].to_list(), vectors, strict=True))
+
+    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        keys = [sha1_text(t) for t in texts]
+        missing = [i for i, k in enumerate(keys) if k not in self.cache]
+        fresh = self.encoder.encode([texts[i] for i in missing], progress=progress)
+        out = np.zeros((len(texts), fresh.shape[1] if len(missing) else self.dim), dtype=np.float32)
+        for j, i in enumerate(missing):
+            out[i] = fresh[j]
+        for i, k in enumerate(keys):
+            if k in self.cache:
+                out[i] = self.cache[k]
+        return out
+
+    @property
+    def dim(self) -> int:
+        return len(next(iter(self.cache.values()))) if self.cache else self.encoder.dim
+
+    def __getstate__(self) -> dict:  # the cache is run-specific; a saved router keeps only the encoder
+        return {"encoder": self.encoder, "cache": {}}
+
+
+def embed_prompts(prompts: Sequence[str], encoder: SentenceEncoder, path: str | Path) -> pl.DataFrame:
+    """Embed unique prompts and write `prompt_sha1, embedding` (list[float32]) to parquet."""
+    unique = list(dict.fromkeys(prompts))
+    vectors = encoder.encode(unique, progress=True)
+    table = pl.DataFrame({"prompt_sha1": [sha1_text(p) for p in unique], "embedding": vectors.tolist()}).with_columns(
+        pl.col("embedding").cast(pl.List(pl.Float32))
+    )
+    write_parquet(table, path)
+    return table
+
+
+def load_embeddings(path: str | Path) -> pl.DataFrame:
+    return pl.read_parquet(path)

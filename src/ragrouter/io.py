@@ -1,0 +1,85 @@
+"""Small I/O helpers shared by every stage: atomic writes, hashing, logging set-up."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from loguru import logger
+
+
+def sha1_text(text: str) -> str:
+    """sha1 of the UTF-8 encoding of `text`: the prompt key used in every score file."""
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary sibling of `path`; rename it onto `path` only if the block succeeds.
+
+    An interrupted run therefore never leaves a half-written output that Snakemake would trust.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_parquet(df: pl.DataFrame, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        df.write_parquet(tmp)
+
+
+def write_csv(df: pl.DataFrame, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        df.write_csv(tmp)
+
+
+def write_json(obj: Any, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=float) + "\n")
+
+
+def write_text(text: str, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_gzip_lines(lines: list[str], path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        # mtime=0 keeps the archive byte-identical across reruns.
+        with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:
+            fh.write("".join(f"{line}\n" for line in lines).encode("utf-8"))
+
+
+def setup_logging(log_file: str | Path | None, level: str = "INFO") -> None:
+    """Send loguru output to stderr and, when given, to the rule's own log file."""
+    logger.remove()
+    logger.add(sys.stderr, level=level)
+    if log_file:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        logger.add(str(log_file), level=level, mode="w", format="{time:YYYY-MM-DD HH:mm:ss} | {level: <7} | {message}")

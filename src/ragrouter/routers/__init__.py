@@ -1,0 +1,1 @@
+"""Routers: each maps a prompt to the strong model's win rate, RouteLLM's routing score."""

@@ -1,0 +1,12 @@
+"""One results table (CPT(50%), CPT(80%), APGR per router) from the routers' score files."""
+
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821
+
+from ragrouter.evaluate import results_table
+from ragrouter.io import setup_logging
+
+setup_logging(snakemake.log[0])  # noqa: F821
+spec = snakemake.params.spec  # noqa: F821
+results_table(snakemake.input.benchmark, spec["benchmark"], snakemake.input.scores, spec["rows"], snakemake.params.names, snakemake.output[0])  # noqa: F821

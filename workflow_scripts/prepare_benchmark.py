@@ -1,0 +1,17 @@
+"""Load one RouteLLM benchmark in RouteLLM's row order and store it as parquet."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821
+
+from loguru import logger
+
+from ragrouter.data.benchmarks import load_benchmark
+from ragrouter.io import setup_logging, write_parquet
+
+setup_logging(snakemake.log[0])  # noqa: F821
+name = snakemake.wildcards.benchmark  # noqa: F821
+table = load_benchmark(name, Path(snakemake.input[0]))  # noqa: F821
+logger.info(f"{name}: {table.height} prompts after decontamination; strong {table['strong'].mean():.4f}, weak {table['weak'].mean():.4f}")
+write_parquet(table, snakemake.output[0])  # noqa: F821
