@@ -3,6 +3,7 @@
 from snakemake.utils import validate
 
 from ragrouter.data.sources import datasets, resolve_data_dir
+from ragrouter.train import EMBEDDING_KINDS as EMBEDDING_ROUTER_KINDS
 
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -52,3 +53,50 @@ def router_names():
 
 def router_setting(key, default):
     return lambda wildcards: config["routers"][wildcards.router].get(key, default)
+
+
+def prompt_set_input(wildcards):
+    if wildcards.prompt_set == "corpus":
+        return ["resources/corpus/corpus.parquet", "resources/corpus/battles.parquet"]
+    return [f"resources/benchmarks/{wildcards.prompt_set}.parquet"]
+
+
+def router_kind(router):
+    return config["routers"][router].get("kind", router)
+
+
+def train_inputs(wildcards):
+    """Embedding routers need the corpus embeddings; classifiers their backbone folder."""
+    settings = config["routers"][wildcards.router]
+    inputs = {
+        "corpus": "resources/corpus/corpus.parquet",
+        "battles": "resources/corpus/battles.parquet",
+        "model": f"resources/models/{settings.get('backbone', 'encoder')}",
+    }
+    if router_kind(wildcards.router) in EMBEDDING_ROUTER_KINDS:
+        inputs["embeddings"] = "resources/embeddings/corpus.parquet"
+    return inputs
+
+
+def score_inputs(wildcards):
+    inputs = {
+        "checkpoint": f"resources/routers/{wildcards.router}/seed-{wildcards.seed}",
+        "benchmark": f"resources/benchmarks/{wildcards.benchmark}.parquet",
+        "model": f"resources/models/{config['routers'][wildcards.router].get('backbone', 'encoder')}",
+    }
+    if router_kind(wildcards.router) in EMBEDDING_ROUTER_KINDS:
+        inputs["embeddings"] = f"resources/embeddings/{wildcards.benchmark}.parquet"
+    return inputs
+
+
+def benchmark_scores(wildcards):
+    return [f for r in config["routers"] for f in score_files(wildcards.benchmark, r)]
+
+
+def table_benchmark(wildcards):
+    return f"resources/benchmarks/{config['tables'][wildcards.table]['benchmark']}.parquet"
+
+
+def table_scores(wildcards):
+    benchmark = config["tables"][wildcards.table]["benchmark"]
+    return [f for r in table_routers(wildcards.table) for f in score_files(benchmark, r)]

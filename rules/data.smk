@@ -21,6 +21,8 @@ rule prepare_benchmark:
         "resources/data/routellm-evals",
     output:
         "resources/benchmarks/{benchmark}.parquet",
+    params:
+        subsample=config.get("benchmark_subsample", 1),
     log:
         "logs/prepare_benchmark/{benchmark}.log",
     benchmark:

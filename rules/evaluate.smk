@@ -1,19 +1,6 @@
 # Metrics, plots and tables, all computed from the per-prompt score files.
 
 
-def benchmark_scores(wildcards):
-    return [f for r in config["routers"] for f in score_files(wildcards.benchmark, r)]
-
-
-def table_benchmark(wildcards):
-    return f"resources/benchmarks/{config['tables'][wildcards.table]['benchmark']}.parquet"
-
-
-def table_scores(wildcards):
-    benchmark = config["tables"][wildcards.table]["benchmark"]
-    return [f for r in table_routers(wildcards.table) for f in score_files(benchmark, r)]
-
-
 rule evaluate_benchmark:
     input:
         scores=benchmark_scores,

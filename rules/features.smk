@@ -1,12 +1,6 @@
 # Sentence embeddings of every prompt set, computed once and shared by the routers that need them.
 
 
-def prompt_set_input(wildcards):
-    if wildcards.prompt_set == "corpus":
-        return ["resources/corpus/corpus.parquet", "resources/corpus/battles.parquet"]
-    return [f"resources/benchmarks/{wildcards.prompt_set}.parquet"]
-
-
 rule embed_prompts:
     input:
         model="resources/models/encoder",

@@ -17,3 +17,49 @@ rule score_random:
         "../envs/data.yaml"
     script:
         "../workflow_scripts/score_random.py"
+
+
+rule train_router:
+    input:
+        unpack(train_inputs),
+    output:
+        directory("resources/routers/{router}/seed-{seed}"),
+    params:
+        kind=lambda wildcards: router_kind(wildcards.router),
+        params=lambda wildcards: config["routers"][wildcards.router].get("params", {}),
+        embedding=config.get("embedding", {}),
+    threads: 2
+    log:
+        "logs/train_router/{router}/seed-{seed}.log",
+    benchmark:
+        "logs/benchmarks/train_router/{router}/seed-{seed}.tsv"
+    resources:
+        mem_mb=router_setting("mem_mb", 8000),
+        runtime=router_setting("runtime", 120),
+        gpus=router_setting("gpus", 0),
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../workflow_scripts/train_router.py"
+
+
+rule score_router:
+    input:
+        unpack(score_inputs),
+    output:
+        "results/scores/{benchmark}/{router}/seed-{seed}.parquet",
+    params:
+        embedding=config.get("embedding", {}),
+    threads: 2
+    log:
+        "logs/score_router/{benchmark}/{router}/seed-{seed}.log",
+    benchmark:
+        "logs/benchmarks/score_router/{benchmark}/{router}/seed-{seed}.tsv"
+    resources:
+        mem_mb=router_setting("mem_mb", 8000),
+        runtime=router_setting("runtime", 120),
+        gpus=router_setting("gpus", 0),
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../workflow_scripts/score_router.py"

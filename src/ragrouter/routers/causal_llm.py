@@ -1,0 +1,377 @@
+"""RouteLLM's causal-LLM classifier router, retrained offline on SmolLM2-135M-Instruct.
+
+Recipe (RouteLLM `CausalLLMRouter` / the Anyscale llm-router template), scaled to a CPU:
+
+- the model reads a chat prompt: a system message asking it to predict, on a 1-5 scale, how well
+  an AI assistant (the weak model) will answer, and the user turn "[Question]\\n{query}\\n\\n
+  Prediction:\\n"; the assistant turn is the rating as one of five tokens `[[1]]`...`[[5]]`, added
+  to the tokenizer (embeddings resized);
+- training is next-token prediction of that label token only: the cross-entropy over the whole
+  vocabulary at the position that predicts the assistant's first token, with target `[[weak_score]]`;
+- scoring restricts the softmax to the five label tokens:
+  strong win rate = 1 - P([[4]]) - P([[5]]) = P(weak score <= 3) (RouteLLM's score_threshold 4,
+  matching the corpus label: 1 = strong model needed when weak_score <= 3).
+
+CPU adaptations (documented in `DEFAULTS` and logged by `train`):
+
+- the system message and the chat header are the same for every prompt: their key/value cache is
+  computed once (per training step, with gradients; once per scoring call at inference) and shared
+  by the batch, so each prompt costs only its own tokens;
+- the query is cut to `max_query_tokens` tokens; batches are length-sorted and right-padded after
+  the shared prefix, and the label distribution is read at each row's last real token (the causal
+  mask keeps the trailing pads invisible, so this equals left padding without position shifts);
+- bfloat16 autocast for training (fp32 master weights) and bfloat16 weights for scoring;
+- optionally only the top `train_layers` decoder layers (plus the final norm and the tied
+  embedding / output matrix) are trained; the lower layers are frozen;
+- the new label rows start as copies of the digit tokens "1".."5" (see `add_label_tokens`).
+
+Reference run (defaults, seed 0, 2 threads): 8,000 train examples, one epoch, training 785 s,
+validation ROC-AUC 0.749 (1,033 rows); scoring the 15,416 evaluation prompts took 566 s
+(27 prompts/s).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import torch
+from loguru import logger
+
+from ragrouter.routers import torch_utils as tu
+from ragrouter.routers.base import Router
+
+KIND = "causal_llm"
+LABEL_TOKENS = [f"[[{i}]]" for i in range(1, 6)]
+# Scores >= this count as "the weak model is good enough" (RouteLLM's score_threshold).
+SCORE_THRESHOLD = 4
+
+SYSTEM_MESSAGE = """[Instruction]
+Read the user question below and predict the rating an expert judge would give to an AI assistant's answer to it, judging helpfulness, relevance, factual accuracy, depth, creativity and level of detail. Base the prediction on how much skill the question demands. Rate on a scale from 1 to 5, where a higher rating means a better expected answer. Reply only with the rating, written as "[[rating]]".
+
+Rating guide:
+- 4-5: the assistant can give an excellent answer: accurate, insightful, detailed and on point.
+- 3: the assistant can give an acceptable answer with moderate detail and accuracy.
+- 1-2: the assistant will likely give a weak answer, because the question is hard or ambiguous, or beyond its abilities."""
+QUESTION_HEAD = "[Question]\n"
+QUESTION_TAIL = "\n\nPrediction:\n"
+_SLOT = "\x00QUERY\x00"
+
+DEFAULTS: dict[str, Any] = {
+    # Budget on 2 cores: training <= ~15 min, scoring 15.4k evaluation prompts <= ~12 min.
+    # Query tokens kept per prompt (the shared ~180-token prefix is not counted; the suffix adds
+    # 12). Measured scoring speed, bfloat16, 2 threads, MMLU prompts: 48 -> ~29 prompts/s,
+    # 64 -> ~21 prompts/s (too close to the 21.4 prompts/s the budget needs).
+    "max_query_tokens": 48,
+    # "right" keeps the head of a long query, "left" the tail, "middle" both halves.
+    "truncation": "middle",
+    # Validation ROC-AUC after 1,000 examples (1 epoch; differences below ~0.02 are noise):
+    # top 8 layers lr 1e-4 0.710, lr 2e-4 0.710, top 16 layers lr 1e-4 0.722 at 1.4x the step
+    # time. With top-8 training a step of 16 takes ~1.6 s, so ~8,000 examples fit the budget
+    # (more data beat more layers for the BERT router: 3,000 -> 9,300 examples +0.03).
+    "max_train_examples": 8000,  # seeded random subset of the train split (None: all)
+    "epochs": 1,  # the best epoch on validation ROC-AUC is kept
+    "learning_rate": 1e-4,
+    "batch_size": 16,
+    "weight_decay": 0.0,
+    "warmup_ratio": 0.05,
+    "max_grad_norm": 1.0,
+    "train_layers": 8,  # top k of the 30 decoder layers are trained (None: all; ~4x slower steps)
+    "train_dtype": "bfloat16",  # autocast dtype for training (fp32 master weights)
+    "inference_dtype": "bfloat16",  # dtype of the returned router's weights
+    "eval_batch_size": 16,  # 16 scored faster than 32 on 2 cores
+    "max_validation_examples": None,  # seeded subset of the validation split scored per epoch
+    "system_message": None,  # None: SYSTEM_MESSAGE
+    "threads": None,  # torch.set_num_threads when set; None leaves the process setting alone
+}
+
+
+def label_token(weak_score: int) -> str:
+    """The assistant's target token for a 1-5 weak-model score."""
+    weak_score = int(weak_score)
+    if not 1 <= weak_score <= 5:
+        raise ValueError(f"weak_score must lie in 1..5, got {weak_score}")
+    return LABEL_TOKENS[weak_score - 1]
+
+
+def strong_win_rate_from_label_logits(logits: torch.Tensor) -> np.ndarray:
+    """1 - P(score >= 4) from (n, 5) logits of [[1]]..[[5]] (softmax over those five only)."""
+    probs = torch.softmax(logits.float(), dim=-1)
+    return (1.0 - probs[:, SCORE_THRESHOLD - 1 :].sum(dim=-1)).clamp(0.0, 1.0).double().numpy()
+
+
+def add_label_tokens(tokenizer, model=None) -> list[int]:
+    """Add [[1]]..[[5]] as special tokens (idempotent) and return their ids. When `model` is given
+    and its vocabulary is smaller, its embeddings are resized and each new row [[k]] starts as a
+    copy of the digit token "k" (input and output side), so the untrained restricted softmax is the
+    backbone's own 1-5 rating prior rather than noise."""
+    missing = [t for t in LABEL_TOKENS if t not in tokenizer.get_vocab()]
+    if missing:
+        tokenizer.add_tokens(missing, special_tokens=True)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    ids = tokenizer.convert_tokens_to_ids(LABEL_TOKENS)
+    if model is not None and model.get_input_embeddings().weight.shape[0] < len(tokenizer):
+        old_rows = model.get_input_embeddings().weight.shape[0]
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+        with torch.no_grad():
+            for k, new_id in enumerate(ids, start=1):
+                digit = tokenizer(str(k), add_special_tokens=False)["input_ids"]
+                if new_id < old_rows or len(digit) != 1:
+                    continue
+                for emb in {id(e): e for e in [model.get_input_embeddings(), model.get_output_embeddings()] if e is not None}.values():
+                    emb.weight[new_id] = emb.weight[digit[0]]
+    return ids
+
+
+def prompt_parts(tokenizer, system_message: str) -> tuple[list[int], list[int]]:
+    """Token ids before and after the query in the classifier chat prompt (ending where the
+    assistant's rating starts): the backbone's chat template when it has one, plain text otherwise."""
+    messages = [{"role": "system", "content": system_message}, {"role": "user", "content": QUESTION_HEAD + _SLOT + QUESTION_TAIL}]
+    if getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    else:
+        text = f"{system_message}\n\n{QUESTION_HEAD}{_SLOT}{QUESTION_TAIL}"
+    before, _, after = text.partition(_SLOT)
+    encode = lambda s: tokenizer(s, add_special_tokens=False)["input_ids"]  # noqa: E731
+    return encode(before), encode(after)
+
+
+def encode_queries(tokenizer, prompts: Sequence[str], budget: int, truncation: str, suffix: list[int]) -> list[list[int]]:
+    """Query tokens cut to `budget` + the prompt suffix. Text that looks like a special token
+    (`<|im_end|>`, `[[5]]`) is tokenized as plain text."""
+    if not prompts:
+        return []
+    ids = tokenizer(list(prompts), add_special_tokens=False, split_special_tokens=True, verbose=False)["input_ids"]
+    return [tu.truncate_ids(x, budget, truncation) + suffix for x in ids]
+
+
+def _base(model):
+    return getattr(model, model.base_model_prefix)
+
+
+def _prefix_kv(model, prefix: list[int], detach_inputs: bool) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    ids = torch.as_tensor(prefix, dtype=torch.long)[None]
+    embeds = model.get_input_embeddings()(ids)
+    out = _base(model)(inputs_embeds=embeds.detach() if detach_inputs else embeds, use_cache=True)
+    return [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+
+
+def _last_hidden(model, kv, seqs: list[list[int]], pad_id: int, detach_inputs: bool = False) -> torch.Tensor:
+    """Final hidden state at each sequence's last token, the shared prefix cache `kv` in front."""
+    from transformers import DynamicCache
+
+    ids, mask, last = tu.pad_batch(seqs, pad_id)
+    n = ids.shape[0]
+    cache = DynamicCache(ddp_cache_data=[(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in kv])
+    prefix_len = kv[0][0].shape[-2]
+    mask = torch.cat([torch.ones((n, prefix_len), dtype=mask.dtype), mask], dim=1)
+    embeds = model.get_input_embeddings()(ids)
+    out = _base(model)(
+        inputs_embeds=embeds.detach() if detach_inputs else embeds, attention_mask=mask, past_key_values=cache, use_cache=True
+    )
+    return out.last_hidden_state[torch.arange(n), last]
+
+
+def _label_logits(model, hidden: torch.Tensor, label_ids: list[int]) -> torch.Tensor:
+    """fp32 logits of the label tokens only (the restricted softmax needs nothing else)."""
+    head = model.get_output_embeddings()
+    with torch.autocast("cpu", enabled=False):
+        logits = hidden.float() @ head.weight[label_ids].float().T
+        if getattr(head, "bias", None) is not None:
+            logits = logits + head.bias[label_ids].float()
+    return logits
+
+
+@torch.inference_mode()
+def _score_seqs(model, kv, seqs, pad_id, label_ids, batch_size, dtype) -> torch.Tensor:
+    out = torch.empty((len(seqs), len(label_ids)), dtype=torch.float32)
+    with tu.autocast(dtype):
+        for idx in tu.sorted_batches([len(s) for s in seqs], batch_size):
+            hidden = _last_hidden(model, kv, [seqs[i] for i in idx], pad_id)
+            out[torch.as_tensor(idx)] = _label_logits(model, hidden, label_ids)
+    return out
+
+
+class CausalLLMRouter(Router):
+    """A causal LM fine-tuned to emit the weak model's rating token; score = P(rating <= 3)."""
+
+    def __init__(self, model, tokenizer, system_message: str, max_query_tokens: int, truncation: str, batch_size: int = 32, dtype: str = "bfloat16"):
+        self.tokenizer = tokenizer
+        self.label_ids = add_label_tokens(tokenizer, model)
+        self.model = tu.cast_parameters(model.eval(), tu.dtype_of(dtype, KIND))
+        self.system_message = system_message
+        self.max_query_tokens = int(max_query_tokens)
+        self.truncation = truncation
+        self.batch_size = int(batch_size)
+        self.dtype = dtype
+        self.prefix, self.suffix = prompt_parts(tokenizer, system_message)
+        self._kv = None
+
+    def __getstate__(self):  # the prefix cache is rebuilt on demand
+        return {**self.__dict__, "_kv": None}
+
+    def label_logits(self, prompts: Sequence[str]) -> torch.Tensor:
+        """(n, 5) logits of [[1]]..[[5]] for the prompts, in order."""
+        if self._kv is None:
+            with torch.inference_mode():
+                self._kv = _prefix_kv(self.model, self.prefix, detach_inputs=False)
+        seqs = encode_queries(self.tokenizer, prompts, self.max_query_tokens, self.truncation, self.suffix)
+        return _score_seqs(self.model, self._kv, seqs, self.tokenizer.pad_token_id, self.label_ids, self.batch_size, torch.float32)
+
+    def strong_win_rates(self, prompts: Sequence[str]) -> np.ndarray:
+        prompts = list(prompts)
+        if not prompts:
+            return np.empty(0, dtype=np.float64)
+        return strong_win_rate_from_label_logits(self.label_logits(prompts))
+
+    def save(self, path: str | Path) -> None:
+        """Model and tokenizer (`save_pretrained`, label tokens included) plus router.json, atomically."""
+        with tu.atomic_dir(path) as tmp:
+            self.model.save_pretrained(tmp)
+            self.tokenizer.save_pretrained(tmp)
+            tu.write_meta(
+                tmp,
+                {
+                    "kind": KIND,
+                    "system_message": self.system_message,
+                    "max_query_tokens": self.max_query_tokens,
+                    "truncation": self.truncation,
+                    "batch_size": self.batch_size,
+                    "dtype": self.dtype,
+                    "label_tokens": LABEL_TOKENS,
+                },
+            )
+
+    @staticmethod
+    def load(path: str | Path) -> CausalLLMRouter:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        meta = tu.read_meta(path, KIND)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=tu.dtype_of(meta["dtype"], KIND))
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        return CausalLLMRouter(
+            model, tokenizer, meta["system_message"], meta["max_query_tokens"], meta["truncation"], meta["batch_size"], meta["dtype"]
+        )
+
+
+def load(path: str | Path) -> CausalLLMRouter:
+    return CausalLLMRouter.load(path)
+
+
+def _freeze_lower_layers(model, train_layers: int | None) -> bool:
+    """Freeze all but the top `train_layers` decoder layers; True when some layers are frozen."""
+    layers = _base(model).layers
+    if train_layers is None or train_layers >= len(layers):
+        return False
+    if train_layers < 1:
+        raise ValueError(f"{KIND}: train_layers must be >= 1 or None, got {train_layers}")
+    for layer in layers[: len(layers) - train_layers]:
+        layer.requires_grad_(False)
+    return True
+
+
+def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> CausalLLMRouter:
+    """Fine-tune the causal LM in `model_dir` on the corpus' train split (see the module docstring)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    p = tu.resolve_params(DEFAULTS, params, KIND)
+    if p["truncation"] not in tu.TRUNCATION_MODES:
+        raise ValueError(f"{KIND}: truncation must be one of {tu.TRUNCATION_MODES}, got {p['truncation']!r}")
+    train_dtype = tu.dtype_of(p["train_dtype"], KIND)
+    tu.dtype_of(p["inference_dtype"], KIND)
+    system_message = p["system_message"] if p["system_message"] is not None else SYSTEM_MESSAGE
+    tu.set_threads(p["threads"])
+    tu.seed_everything(seed)
+    clock = tu.Stopwatch()
+
+    train_rows, val_rows = tu.split_corpus(corpus, KIND)
+    train_rows = tu.subsample(train_rows, p["max_train_examples"], seed)
+    val_rows = tu.subsample(val_rows, p["max_validation_examples"], seed)
+    tu.log_sizes(KIND, train_rows, val_rows)
+    logger.info(f"{KIND}: params { {k: v for k, v in p.items() if k != 'system_message'} }, seed {seed}, backbone {model_dir}, torch threads {torch.get_num_threads()}")
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    model.config.use_cache = True
+    label_ids = add_label_tokens(tokenizer, model)
+    prefix, suffix = prompt_parts(tokenizer, system_message)
+    pad_id = tokenizer.pad_token_id
+    frozen = _freeze_lower_layers(model, p["train_layers"])
+    n_train = sum(x.numel() for x in model.parameters() if x.requires_grad)
+    logger.info(
+        f"{KIND}: label tokens {dict(zip(LABEL_TOKENS, label_ids))}; shared prefix {len(prefix)} tokens, suffix {len(suffix)} tokens; "
+        f"{n_train / 1e6:.1f}M trainable parameters ({'top ' + str(p['train_layers']) + ' layers' if frozen else 'all layers'})"
+    )
+
+    train_seqs = encode_queries(tokenizer, train_rows["prompt"].to_list(), p["max_query_tokens"], p["truncation"], suffix)
+    train_targets = torch.as_tensor([tokenizer.convert_tokens_to_ids(label_token(s)) for s in train_rows["weak_score"]])
+    val_seqs = encode_queries(tokenizer, val_rows["prompt"].to_list(), p["max_query_tokens"], p["truncation"], suffix)
+    val_labels = val_rows["label"].to_numpy()
+    val_scores = val_rows["weak_score"].to_numpy()
+    logger.info(
+        f"{KIND}: weak_score counts 1..5 train {np.bincount(train_rows['weak_score'].to_numpy(), minlength=6)[1:].tolist()}; "
+        f"mean tokens per prompt after the prefix {np.mean([len(s) for s in train_seqs]):.1f} "
+        f"(query budget {p['max_query_tokens']}, truncation {p['truncation']})"
+    )
+
+    rng = np.random.default_rng(seed)
+    steps_per_epoch = math.ceil(len(train_seqs) / p["batch_size"])
+    params_to_train = [x for x in model.parameters() if x.requires_grad]
+    optimizer = torch.optim.AdamW(params_to_train, lr=p["learning_rate"], weight_decay=p["weight_decay"])
+    scheduler = tu.linear_schedule(optimizer, steps_per_epoch * p["epochs"], p["warmup_ratio"])
+    best = {"auc": -math.inf, "loss": math.inf, "epoch": 0, "state": None}
+    log_every = max(1, steps_per_epoch // 10)
+    for epoch in range(1, p["epochs"] + 1):
+        model.train()
+        losses = []
+        for step, idx in enumerate(tu.bucketed_batches([len(s) for s in train_seqs], p["batch_size"], rng), start=1):
+            with tu.autocast(train_dtype):
+                kv = _prefix_kv(model, prefix, detach_inputs=frozen)
+                hidden = _last_hidden(model, kv, [train_seqs[i] for i in idx], pad_id, detach_inputs=frozen)
+                logits = model.get_output_embeddings()(hidden)
+            loss = torch.nn.functional.cross_entropy(logits.float(), train_targets[torch.as_tensor(idx)])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params_to_train, p["max_grad_norm"])
+            optimizer.step()
+            scheduler.step()
+            losses.append(float(loss.item()))
+            if step % log_every == 0:
+                logger.info(f"{KIND}: epoch {epoch} step {step}/{steps_per_epoch}: mean loss of last {log_every} steps {np.mean(losses[-log_every:]):.4f}, elapsed {clock():.0f} s")
+        msg = f"{KIND}: epoch {epoch}/{p['epochs']}: train loss {np.mean(losses):.4f} ({len(losses)} steps)"
+        val_auc, val_loss = float("nan"), float("nan")
+        if val_seqs:
+            # Score with a copy in the inference dtype: autocast would re-cast every weight per batch.
+            scorer = tu.cast_parameters(copy.deepcopy(model).eval(), tu.dtype_of(p["inference_dtype"], KIND))
+            scoring = tu.Stopwatch()
+            with torch.inference_mode():
+                kv = _prefix_kv(scorer, prefix, detach_inputs=False)
+            logits5 = _score_seqs(scorer, kv, val_seqs, pad_id, label_ids, p["eval_batch_size"], torch.float32)
+            del scorer, kv
+            val_loss = float(torch.nn.functional.cross_entropy(logits5, torch.as_tensor(val_scores - 1)).item())
+            val_auc = tu.roc_auc(val_labels, strong_win_rate_from_label_logits(logits5))
+            msg += (
+                f", validation loss over the 5 label tokens {val_loss:.4f}, validation ROC-AUC {val_auc:.4f} "
+                f"(scored as the router scores, {p['inference_dtype']}: {len(val_seqs) / scoring():.1f} prompts/s)"
+            )
+        logger.info(f"{msg}, elapsed {clock():.0f} s")
+        if tu.is_better(val_auc, val_loss, best):
+            best = {"auc": val_auc, "loss": val_loss, "epoch": epoch, "state": None}
+            if epoch != p["epochs"]:
+                best["state"] = tu.clone_state(model)
+    if best["state"] is not None:
+        model.load_state_dict(best["state"])
+    logger.info(f"{KIND}: kept epoch {best['epoch']} (validation ROC-AUC {best['auc']:.4f}); training took {clock():.0f} s")
+    model.requires_grad_(False)
+    # The validation scores above came from the same weights in the same dtype as this router.
+    router = CausalLLMRouter(model, tokenizer, system_message, p["max_query_tokens"], p["truncation"], p["eval_batch_size"], p["inference_dtype"])
+    return router
+
+
+__all__ = ["DEFAULTS", "LABEL_TOKENS", "SYSTEM_MESSAGE", "CausalLLMRouter", "label_token", "load", "strong_win_rate_from_label_logits", "train"]

@@ -1,0 +1,198 @@
+"""Prompt-to-leaderboard (P2L, Frick et al. 2025) router on a frozen sentence encoder.
+
+P2L trains a model that maps a prompt to a vector of Bradley-Terry coefficients, one per model,
+`theta(x)`, so that P(a beats b | x) = sigmoid(theta_a(x) - theta_b(x)). The paper fine-tunes an
+LLM with a linear head; here the encoder is frozen (the MiniLM sentence embedding x) and only the
+head is trained: a linear layer (`hidden: 0`, P2L's head) or a one-hidden-layer ReLU MLP.
+
+Loss: P2L's "bt-tie" Bradley-Terry loss, where a tie counts as half a win and half a loss
+(`tie_mode: half`); `tie_mode: drop` is P2L's plain "bt" loss on decisive battles only. The loss
+is averaged per battle over the multi-model battle table (all models, not only the routed pair).
+Model ids are the sorted model names of the training battles. Strong win rate:
+`sigmoid(theta_strong(x) - theta_weak(x))`.
+
+Battles are aggregated per (prompt, model pair) and a minibatch is `batch_prompts` prompts with all
+their battles, so the head runs once per prompt. The epoch is chosen on the validation split.
+
+Params (config `routers.p2l`, all optional):
+
+| key            | default | meaning                                                                  |
+|----------------|---------|--------------------------------------------------------------------------|
+| hidden         | 256     | hidden units of the MLP head; 0 = linear head (as P2L)                   |
+| dropout        | 0.1     | dropout after the hidden layer                                           |
+| lr             | 1e-3    | AdamW learning rate                                                      |
+| weight_decay   | 1e-2    | AdamW weight decay                                                       |
+| noise          | 0.0     | std of Gaussian noise on the prompt embedding during training            |
+| epochs         | 40      | maximum epochs                                                           |
+| batch_prompts  | 16      | prompts per minibatch                                                    |
+| patience       | 6       | stop after this many epochs without a better validation metric           |
+| select         | auc     | "auc" (routed-pair ROC-AUC) or "loss" (validation-battle BT NLL)          |
+| tie_mode       | half    | "half" (P2L bt-tie) or "drop" (P2L bt)                                   |
+| strong_model, weak_model | gpt-4-1106-preview, mistralai/Mixtral-8x7B-Instruct-v0.1 | routed pair |
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+from loguru import logger
+
+from ragrouter.data.benchmarks import STRONG_MODEL, WEAK_MODEL
+from ragrouter.routers.base import Router
+from ragrouter.routers.bradley_terry import (
+    check_battles,
+    expand_grid,
+    head_metrics,
+    model_vocabulary,
+    prompt_battles,
+    resolve_select,
+    roc_auc,
+    routed_validation,
+    selection_key,
+    set_seeds,
+    sigmoid,
+    train_score_head,
+    train_split,
+)
+
+DEFAULTS = {
+    "hidden": 256,
+    "dropout": 0.1,
+    "lr": 1e-3,
+    "weight_decay": 1e-2,
+    "noise": 0.0,
+    "epochs": 40,
+    "batch_prompts": 16,
+    "patience": 6,
+    "select": "auc",
+    "tie_mode": "half",
+    "strong_model": STRONG_MODEL,
+    "weak_model": WEAK_MODEL,
+}
+# params that may be given as a list: every combination is trained, the best on validation is kept
+GRID_KEYS = ("hidden", "dropout", "lr", "weight_decay", "noise", "batch_prompts")
+
+
+class P2LRouter(Router):
+    """Holds the head's weights as numpy arrays: `layers` = [(W, b), ...] with ReLU between layers."""
+
+    def __init__(self, encoder, models: Sequence[str], layers: list[tuple[np.ndarray, np.ndarray]], strong_model: str = STRONG_MODEL, weak_model: str = WEAK_MODEL) -> None:
+        self.encoder = encoder
+        self.models = list(models)
+        self.layers = [(np.asarray(w, dtype=np.float64), np.asarray(b, dtype=np.float64)) for w, b in layers]
+        self.strong_model, self.weak_model = strong_model, weak_model
+        self.strong_id, self.weak_id = self.models.index(strong_model), self.models.index(weak_model)
+        self.params: dict = {}  # the tuned hyperparameters it was trained with
+
+    def coefficients_from_embeddings(self, embeddings: np.ndarray) -> np.ndarray:
+        """The prompt's leaderboard: BT coefficients (n, M) in `self.models` order."""
+        h = np.atleast_2d(np.asarray(embeddings, dtype=np.float64))
+        for k, (w, b) in enumerate(self.layers):
+            h = h @ w.T + b
+            if k < len(self.layers) - 1:
+                h = np.maximum(h, 0.0)
+        return h
+
+    def strong_win_rates_from_embeddings(self, embeddings: np.ndarray) -> np.ndarray:
+        theta = self.coefficients_from_embeddings(embeddings)
+        return sigmoid(theta[:, self.strong_id] - theta[:, self.weak_id])
+
+    def strong_win_rates(self, prompts: Sequence[str]) -> np.ndarray:
+        if len(prompts) == 0:
+            return np.zeros(0)
+        return self.strong_win_rates_from_embeddings(self.encoder.encode(list(prompts)))
+
+
+def _make_head(text_dim: int, n_models: int, hidden: int, dropout: float):
+    import torch
+
+    if hidden <= 0:
+        return torch.nn.Sequential(torch.nn.Linear(text_dim, n_models))
+    return torch.nn.Sequential(
+        torch.nn.Linear(text_dim, hidden),
+        torch.nn.ReLU(),
+        torch.nn.Dropout(dropout),
+        torch.nn.Linear(hidden, n_models),
+    )
+
+
+def _layers(net) -> list[tuple[np.ndarray, np.ndarray]]:
+    import torch
+
+    return [
+        (m.weight.detach().double().numpy().copy(), m.bias.detach().double().numpy().copy())
+        for m in net.modules()
+        if isinstance(m, torch.nn.Linear)
+    ]
+
+
+def train(corpus: pl.DataFrame, battles: pl.DataFrame, encoder, params: dict | None, seed: int) -> P2LRouter:
+    """Train the P2L head on the training battles; pick the epoch on the validation split."""
+    import torch
+
+    params = {**DEFAULTS, **(params or {})}
+    set_seeds(seed)
+    started = time.perf_counter()
+    strong, weak = params["strong_model"], params["weak_model"]
+    train_b = check_battles(train_split(battles))
+    models = model_vocabulary(train_b)
+    for model in (strong, weak):
+        if model not in models:
+            raise ValueError(f"p2l: routed model {model!r} has no training battles")
+    t0 = time.perf_counter()
+    data = prompt_battles(train_b, models, encoder, params["tie_mode"])
+    logger.info(
+        f"p2l: {train_b.height} training battles, {len(models)} models, {len(data.embeddings)} prompts embedded in "
+        f"{time.perf_counter() - t0:.1f}s; {data.n_battles:.0f} battles used (tie_mode={params['tie_mode']})"
+    )
+    if data.n_battles == 0:
+        raise ValueError("p2l: no training battles left")
+    val_b = check_battles(train_split(battles, "validation"))
+    val_data = prompt_battles(val_b, models, encoder, params["tie_mode"]) if val_b.height else None
+    val_prompts, val_labels = routed_validation(corpus, strong, weak)
+    val_emb = encoder.encode(val_prompts) if val_prompts else None
+    logger.info(f"p2l: validation: {0 if val_data is None else val_data.n_battles:.0f} battles, {len(val_prompts)} routed-pair labelled prompts")
+    select = resolve_select(params["select"], val_labels, val_data)
+    strong_id, weak_id = models.index(strong), models.index(weak)
+
+    def evaluate(module) -> dict:
+        with torch.no_grad():
+
+            def score(x):
+                return module(torch.as_tensor(np.asarray(x, dtype=np.float32))).double().numpy()
+
+            return head_metrics(score, val_data, val_emb, val_labels, strong_id, weak_id)
+
+    router, best_key, best_epoch, n_epochs = None, None, 0, 0
+    for config in expand_grid(params, GRID_KEYS):
+        set_seeds(seed)
+        net = _make_head(data.embeddings.shape[1], len(models), int(config["hidden"]), float(config["dropout"]))
+        history, epoch = train_score_head(
+            net,
+            data,
+            epochs=int(config["epochs"]),
+            batch_prompts=int(config["batch_prompts"]),
+            lr=float(config["lr"]),
+            weight_decay=float(config["weight_decay"]),
+            noise=float(config["noise"]),
+            seed=seed,
+            evaluate=evaluate,
+            select=select,
+            patience=int(config["patience"]),
+            name="p2l",
+            optimizer="adamw",
+        )
+        key = selection_key(history[epoch - 1], select) if epoch >= 1 else None
+        tuned = {k: config[k] for k in GRID_KEYS}
+        logger.info(f"p2l: candidate {tuned}: best epoch {epoch}, validation {history[epoch - 1] if epoch >= 1 else {}}")
+        if router is None or (key is not None and (best_key is None or key > best_key)):
+            router = P2LRouter(encoder, models, _layers(net), strong_model=strong, weak_model=weak)
+            router.params, best_key, best_epoch, n_epochs = tuned, key, epoch, len(history)
+    if val_emb is not None:
+        auc = roc_auc(val_labels, router.strong_win_rates_from_embeddings(val_emb))
+        logger.info(f"p2l: chose {router.params}, epoch {best_epoch}; validation ROC-AUC {auc:.4f}")
+    logger.info(f"p2l: trained in {time.perf_counter() - started:.1f}s (the chosen candidate ran {n_epochs} epochs)")
+    return router

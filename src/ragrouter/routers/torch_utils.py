@@ -1,0 +1,238 @@
+"""Helpers shared by the routers that fine-tune a torch model on CPU (BERT and causal-LLM classifiers).
+
+Everything here is deterministic given a seed: batch orders come from a numpy Generator, and
+`seed_everything` fixes Python's, numpy's and torch's global generators.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import torch
+from loguru import logger
+
+TRUNCATION_MODES = ("right", "left", "middle")
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def set_threads(threads: int | None) -> None:
+    """`torch.set_num_threads(threads)` when given; None leaves torch's setting as it is."""
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+
+
+def resolve_params(defaults: dict[str, Any], params: dict[str, Any] | None, where: str) -> dict[str, Any]:
+    """Defaults overridden by `params`; an unknown key is an error (a typo must not pass silently)."""
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise ValueError(f"{where}: unknown parameter(s) {unknown}; known: {sorted(defaults)}")
+    return {**defaults, **params}
+
+
+def dtype_of(name: str, where: str) -> torch.dtype:
+    if name not in DTYPES:
+        raise ValueError(f"{where}: dtype must be one of {sorted(DTYPES)}, got {name!r}")
+    return DTYPES[name]
+
+
+def cast_parameters(module: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:
+    """Cast the parameters only; buffers keep their dtype. `module.to(bfloat16)` would also round
+    buffers such as the rotary `inv_freq` to bfloat16, which garbles positions; loading with
+    `from_pretrained(dtype=...)` keeps them in float32, and so does this."""
+    for param in module.parameters():
+        if param.dtype != dtype and param.is_floating_point():
+            param.data = param.data.to(dtype)
+    if hasattr(module, "config"):
+        module.config.dtype = dtype
+    return module
+
+
+def autocast(dtype: torch.dtype) -> contextlib.AbstractContextManager:
+    """CPU autocast to bfloat16 (fp32 master weights); a no-op for float32."""
+    if dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast("cpu", dtype=dtype)
+
+
+def split_corpus(corpus: pl.DataFrame, where: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The corpus' train and validation rows (see `ragrouter.data.corpus` for the schema)."""
+    for field in ["prompt", "weak_score", "label", "split"]:
+        if field not in corpus.columns:
+            raise ValueError(f"{where}: corpus is missing column {field!r}")
+    bad = corpus.filter(~pl.col("weak_score").is_between(1, 5))
+    if bad.height:
+        raise ValueError(f"{where}: weak_score must lie in 1..5, got {bad['weak_score'][0]!r}")
+    train = corpus.filter(pl.col("split") == "train")
+    validation = corpus.filter(pl.col("split") == "validation")
+    if train.height == 0:
+        raise ValueError(f"{where}: the corpus has no split == 'train' rows")
+    return train, validation
+
+
+def subsample(frame: pl.DataFrame, n: int | None, seed: int) -> pl.DataFrame:
+    """A seeded random subset of `n` rows (all rows when n is None or not smaller)."""
+    if n is None or n >= frame.height:
+        return frame
+    idx = np.sort(np.random.default_rng(seed).permutation(frame.height)[: int(n)])
+    return frame[idx.tolist()]
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """ROC-AUC of `scores` against binary `labels`; NaN when only one class is present."""
+    from sklearn.metrics import roc_auc_score
+
+    labels = np.asarray(labels)
+    if len(np.unique(labels)) < 2:
+        return float("nan")
+    return float(roc_auc_score(labels, np.asarray(scores, dtype=np.float64)))
+
+
+def truncate_ids(ids: Sequence[int], budget: int, mode: str) -> list[int]:
+    """Cut a token list to `budget` tokens: "right" keeps the head, "left" keeps the tail,
+    "middle" keeps the first and last halves (the instruction and the final question)."""
+    ids = list(ids)
+    if len(ids) <= budget:
+        return ids
+    if mode == "right":
+        return ids[:budget]
+    if mode == "left":
+        return ids[len(ids) - budget :] if budget > 0 else []
+    if mode == "middle":
+        head = (budget + 1) // 2
+        tail = budget - head
+        return ids[:head] + (ids[len(ids) - tail :] if tail else [])
+    raise ValueError(f"truncation must be one of {TRUNCATION_MODES}, got {mode!r}")
+
+
+def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Right-pad token lists: (input_ids, attention_mask, index of each row's last real token)."""
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.as_tensor(s, dtype=torch.long)
+        mask[i, : len(s)] = 1
+    last = torch.as_tensor([len(s) - 1 for s in seqs], dtype=torch.long)
+    return ids, mask, last
+
+
+def sorted_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
+    """Inference batches of similar length (longest first), so little compute goes to padding."""
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def bucketed_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator, pool: int = 50) -> list[np.ndarray]:
+    """Training batches: shuffle, sort within pools of `pool` batches by length, cut into batches
+    and shuffle the batches - random order with little padding."""
+    lengths = np.asarray(lengths)
+    perm = rng.permutation(len(lengths))
+    batches = []
+    chunk = batch_size * pool
+    for start in range(0, len(perm), chunk):
+        part = perm[start : start + chunk]
+        part = part[np.argsort(-lengths[part], kind="stable")]
+        batches += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def linear_schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup_ratio: float) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up over `warmup_ratio` of the steps, then linear decay to zero."""
+    warmup = max(1, int(round(warmup_ratio * total_steps))) if warmup_ratio > 0 else 0
+    total = max(total_steps, warmup + 1)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def is_better(auc: float, loss: float, best: dict[str, Any]) -> bool:
+    """Epoch selection: higher validation ROC-AUC wins, ties go to the lower validation loss and
+    then to the later epoch; without validation (NaN) the latest epoch wins."""
+    if math.isnan(auc):
+        return True
+    if auc != best["auc"]:
+        return auc > best["auc"]
+    return math.isnan(loss) or not loss > best["loss"]
+
+
+def clone_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A detached copy of the module's trainable state (to restore the best epoch)."""
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary sibling directory; on success it replaces `path` (os.replace).
+
+    A directory cannot be os.replace'd onto a non-empty one, so an existing `path` is first
+    renamed aside and removed afterwards; an interrupted save never leaves a half-written folder
+    at `path`.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    old = None
+    try:
+        yield tmp
+        if path.exists() or path.is_symlink():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.replace(path, old / "previous")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        if old is not None and old.exists():
+            shutil.rmtree(old)
+
+
+def write_meta(folder: Path, meta: dict[str, Any]) -> None:
+    (folder / "router.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+
+
+def read_meta(folder: str | Path, kind: str) -> dict[str, Any]:
+    folder = Path(folder)
+    meta_path = folder / "router.json"
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{folder}: not a saved router (no router.json)")
+    meta = json.loads(meta_path.read_text())
+    if meta.get("kind") != kind:
+        raise ValueError(f"{meta_path}: saved router kind is {meta.get('kind')!r}, expected {kind!r}")
+    return meta
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __call__(self) -> float:
+        return time.perf_counter() - self.start
+
+
+def log_sizes(name: str, train: pl.DataFrame, validation: pl.DataFrame) -> None:
+    logger.info(
+        f"{name}: {train.height} train rows (strong-needed share {train['label'].mean():.3f}), "
+        f"{validation.height} validation rows"
+    )

@@ -1,0 +1,296 @@
+"""RAGRouter stage 2: perplexity-based dynamic sampling of the (augmented) training corpus.
+
+Why: augmentation inflates the corpus with many easy, near-duplicate prompts. The thesis samples
+the augmented set back down (225k -> ~200k, still above the 175k original) with a bias towards
+hard prompts, measured by the perplexity (PPL) of the prompt under a causal LM, and then
+rebalances the routing labels so the router does not learn the majority class.
+
+Procedure (train rows only; validation rows pass through unchanged):
+1. difficulty levels L1-L4 = PPL quartiles of the train rows;
+2. weight_i = PPL_i^alpha * f(level_i), alpha = 1.5, PPL clipped at its 99th percentile (a guard
+   against single outliers, `ppl_clip_quantile`), f(L1..L4) = Beta(2, 5) quantiles at
+   0.1 / 0.3 / 0.7 / 0.9 (~0.09, 0.18, 0.36, 0.51: harder levels weigh up to ~5.5x more);
+3. weighted sampling with replacement to the target size T (original < T < input);
+4. label rebalancing to T: T/2 rows per label. Decision: the majority label is *downsampled*
+   (its stage-3 draws, uniformly without replacement) and the minority label is *upsampled*
+   (further PPL-weighted draws with replacement from its input rows). Anyscale's llm-router
+   (`balance_dataset` in src/utils.py, used by its notebook) downsamples every class to the
+   smallest one; on this corpus (22 % strong) that alone would end far below the original size,
+   which the thesis' size constraint forbids.
+
+Sampled rows keep their input `id`, so an id repeats when a row is drawn more than once.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from loguru import logger
+from tqdm import tqdm
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+DEFAULT_SAMPLE_PARAMS: dict[str, Any] = {
+    "alpha": 1.5,  # PPL exponent of the base weight
+    "beta_a": 2.0,  # Beta(a, b) whose quantiles give the per-level factors
+    "beta_b": 5.0,
+    "level_quantiles": [0.1, 0.3, 0.7, 0.9],  # Beta quantile levels for L1..L4
+    "original_size": None,  # train rows before augmentation (the lower size bound)
+    "target_size": None,  # explicit sampled train size; overrides target_position
+    "target_position": 0.5,  # T = original + position * (input - original): thesis 175k + 0.5 * 50k = 200k
+    "fallback_fraction": 0.9,  # no augmentation (original missing or >= input): T = fraction * input
+    "rebalance": True,
+    # PPL clipped at this quantile of the train rows before weighting (None: no clipping). PPL^1.5 is
+    # heavy-tailed: one garbled or code prompt at PPL 10^4 (median ~20) would weigh ~10^4 median rows.
+    "ppl_clip_quantile": 0.99,
+}
+
+
+def _resolve(defaults: dict[str, Any], params: dict[str, Any] | None, where: str) -> dict[str, Any]:
+    """Defaults overridden by params; an unknown key is an error so a typo cannot pass silently."""
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise ValueError(f"{where}: unknown parameter(s) {unknown}; known: {sorted(defaults)}")
+    return {**defaults, **params}
+
+
+# --------------------------------------------------------------------------- Beta quantiles
+
+
+def beta_cdf(x: float, a: float, b: float) -> float:
+    """Regularised incomplete beta I_x(a, b), without scipy.
+
+    Integer a, b use the exact binomial identity I_x(a, b) = P(Binomial(a+b-1, x) >= a); for
+    Beta(2, 5) this is 1 - (1-x)^6 - 6x(1-x)^5 = 1 - (1-x)^5 (1 + 5x). Other a, b >= 1 integrate
+    the density with composite Simpson (accurate to ~1e-10, plenty for sampling weights).
+    """
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    if float(a).is_integer() and float(b).is_integer() and a >= 1 and b >= 1:
+        n = int(a + b - 1)
+        return float(sum(math.comb(n, j) * x**j * (1 - x) ** (n - j) for j in range(int(a), n + 1)))
+    if a < 1 or b < 1:
+        raise ValueError(f"beta_cdf: non-integer a={a}, b={b} must be >= 1 (density unbounded otherwise)")
+    log_norm = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+    grid = np.linspace(0.0, x, 4001)
+    dens = np.exp(log_norm + (a - 1) * np.log(np.maximum(grid, 1e-300)) + (b - 1) * np.log(np.maximum(1 - grid, 1e-300)))
+    h = x / 4000
+    return float(h / 3 * (dens[0] + dens[-1] + 4 * dens[1:-1:2].sum() + 2 * dens[2:-1:2].sum()))
+
+
+def beta_quantile(q: float, a: float = 2.0, b: float = 5.0, tol: float = 1e-12) -> float:
+    """Inverse of `beta_cdf` by bisection (the CDF is monotone on [0, 1])."""
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"beta_quantile: q must lie in [0, 1], got {q}")
+    lo, hi = 0.0, 1.0
+    while hi - lo > tol:
+        mid = 0.5 * (lo + hi)
+        if beta_cdf(mid, a, b) < q:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def level_factors(params: dict[str, Any] | None = None) -> np.ndarray:
+    """Per-difficulty-level factors f(L1..L4) from the Beta quantiles."""
+    p = _resolve(DEFAULT_SAMPLE_PARAMS, params, "level_factors")
+    return np.array([beta_quantile(q, p["beta_a"], p["beta_b"]) for q in p["level_quantiles"]])
+
+
+# --------------------------------------------------------------------------- perplexity
+
+
+def _prefix_token_id(tokenizer) -> int | None:
+    """A document-start token so the first prompt token is scored too.
+
+    `<|endoftext|>` is GPT-2's BOS and SmolLM2's document separator; SmolLM2's declared BOS is the
+    chat marker `<|im_start|>`, which would condition the LM on a chat turn, so it comes second.
+    """
+    vocab = tokenizer.get_vocab()
+    if "<|endoftext|>" in vocab:
+        return int(vocab["<|endoftext|>"])
+    return tokenizer.bos_token_id
+
+
+def perplexities(
+    prompts: Sequence[str],
+    model_dir: str | Path,
+    max_length: int = 128,
+    batch_size: int = 16,
+    truncation: str = "middle",
+    device: str | None = None,
+    progress: bool = True,
+) -> np.ndarray:
+    """PPL = exp(mean token NLL) of each prompt under a causal LM, prompts cut to max_length tokens
+    (`truncation` right / left / middle as in `ragrouter.fusion.kept_positions`; middle keeps the
+    instruction and the final question of long few-shot prompts).
+
+    Batches are sorted by length (less padding) and right-padded with an attention mask; padded
+    positions never enter the mean. A prompt with no scored token gets NaN.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir)).to(device).eval()
+    prefix = _prefix_token_id(tokenizer)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (prefix or 0)
+
+    from ragrouter.fusion import kept_positions
+
+    budget = max_length - (prefix is not None)
+    encoded = tokenizer(list(prompts), add_special_tokens=False, verbose=False)["input_ids"]
+    encoded = [[ids[k] for k in kept_positions(len(ids), budget, truncation)] for ids in encoded]
+    if prefix is not None:
+        encoded = [[prefix, *ids] for ids in encoded]
+    order = np.argsort([-len(ids) for ids in encoded], kind="stable")
+    out = np.full(len(prompts), np.nan)
+    started = time.perf_counter()
+    with torch.inference_mode():
+        for start in tqdm(range(0, len(order), batch_size), desc="perplexity", disable=not progress, mininterval=10):
+            idx = order[start : start + batch_size]
+            width = max(1, max(len(encoded[i]) for i in idx))
+            ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for row, i in enumerate(idx):
+                ids[row, : len(encoded[i])] = torch.tensor(encoded[i], dtype=torch.long)
+                mask[row, : len(encoded[i])] = 1
+            ids, mask = ids.to(device), mask.to(device)
+            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+            target, target_mask = ids[:, 1:], mask[:, 1:].float()
+            nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), target, reduction="none")
+            counts = target_mask.sum(1)
+            mean_nll = (nll * target_mask).sum(1) / counts.clamp(min=1)
+            ppl = torch.where(counts > 0, mean_nll.exp(), torch.full_like(mean_nll, float("nan")))
+            out[idx] = ppl.cpu().numpy()
+    elapsed = time.perf_counter() - started
+    logger.info(
+        f"perplexity: {len(prompts)} prompts in {elapsed:.1f} s ({len(prompts) / max(elapsed, 1e-9):.1f} prompts/s, "
+        f"max_length {max_length}, truncation {truncation}, batch {batch_size}, {torch.get_num_threads()} threads, {device}); "
+        f"median PPL {np.nanmedian(out) if len(out) else float('nan'):.1f}"
+    )
+    return out
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def difficulty_levels(ppl: np.ndarray) -> np.ndarray:
+    """Level 0..3 (L1..L4) = PPL quartile; the quartile cut points come from these rows."""
+    cuts = np.quantile(ppl, [0.25, 0.5, 0.75])
+    return np.searchsorted(cuts, ppl, side="right").clip(0, 3)
+
+
+def sampling_weights(ppl: np.ndarray, params: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised weights PPL^alpha * f(level) (computed in log space: PPL^1.5 spans decades) and the levels."""
+    p = _resolve(DEFAULT_SAMPLE_PARAMS, params, "sampling_weights")
+    levels = difficulty_levels(ppl)
+    if p["ppl_clip_quantile"] is not None:
+        ppl = np.minimum(ppl, np.quantile(ppl, p["ppl_clip_quantile"]))
+    log_w = p["alpha"] * np.log(np.maximum(ppl, 1e-12)) + np.log(level_factors(p))[levels]
+    w = np.exp(log_w - log_w.max())
+    return w / w.sum(), levels
+
+
+def target_size(n_input: int, params: dict[str, Any]) -> int:
+    """Sampled train size T with original < T < input when the corpus was augmented."""
+    original = params["original_size"]
+    if params["target_size"] is not None:
+        t = int(params["target_size"])
+    elif original is None or original >= n_input - 1:
+        t = int(round(params["fallback_fraction"] * n_input))
+        logger.warning(f"sampling: original size {original} leaves no room below the input {n_input}; T = {params['fallback_fraction']} * input = {t}")
+    else:
+        t = int(round(original + params["target_position"] * (n_input - original)))
+        t = min(max(t, original + 1), n_input - 1)
+    if original is not None and original < n_input - 1 and not original < t < n_input:
+        raise ValueError(f"sampling: target size {t} must lie strictly between the original {original} and the input {n_input}")
+    return max(t, 1)
+
+
+def _label_counts(labels: np.ndarray) -> str:
+    values, counts = np.unique(labels, return_counts=True)
+    return ", ".join(f"label {v}: {c} ({c / max(len(labels), 1):.1%})" for v, c in zip(values, counts, strict=True))
+
+
+def rebalance(drawn: np.ndarray, labels: np.ndarray, weights: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Row indices with size // 2 (+1 for the smaller label value on odd sizes) rows per label.
+
+    Majority: uniform downsampling of its draws (they already carry the PPL bias). Minority: its
+    draws plus extra PPL-weighted draws with replacement from all its input rows.
+    """
+    classes = np.unique(labels)
+    if len(classes) < 2:
+        logger.warning(f"sampling: only label(s) {classes.tolist()} in the train rows; nothing to rebalance")
+        return drawn
+    per = {c: size // len(classes) + (k < size % len(classes)) for k, c in enumerate(classes)}
+    parts = []
+    for c in classes:
+        mine = drawn[labels[drawn] == c]
+        want = per[c]
+        if len(mine) >= want:
+            parts.append(np.sort(rng.choice(mine, size=want, replace=False)))
+        else:
+            pool = np.flatnonzero(labels == c)
+            w = weights[pool] / weights[pool].sum()
+            parts.append(np.concatenate([mine, rng.choice(pool, size=want - len(mine), replace=True, p=w)]))
+    return np.concatenate(parts)
+
+
+def dynamic_sample(corpus: pl.DataFrame, ppl: np.ndarray, params: dict[str, Any] | None = None, seed: int = 0) -> pl.DataFrame:
+    """PPL-weighted, label-balanced resampling of the train rows; validation rows unchanged.
+
+    `ppl` is aligned with `corpus` rows (validation entries are ignored and may be NaN). A NaN PPL
+    of a train row is replaced by the median so the row stays sampleable.
+    """
+    p = _resolve(DEFAULT_SAMPLE_PARAMS, params, "dynamic_sample")
+    ppl = np.asarray(ppl, dtype=np.float64)
+    if len(ppl) != corpus.height:
+        raise ValueError(f"dynamic_sample: {len(ppl)} perplexities for {corpus.height} corpus rows")
+    is_train = (corpus["split"] == "train").to_numpy()
+    train, validation = corpus.filter(pl.Series(is_train)), corpus.filter(~pl.Series(is_train))
+    train_ppl = ppl[is_train]
+    if train.height == 0:
+        logger.warning("sampling: no train rows; corpus returned unchanged")
+        return corpus
+    if np.isnan(train_ppl).any():
+        logger.warning(f"sampling: {int(np.isnan(train_ppl).sum())} train rows without a PPL get the median")
+        train_ppl = np.where(np.isnan(train_ppl), np.nanmedian(train_ppl) if (~np.isnan(train_ppl)).any() else 1.0, train_ppl)
+    labels = train["label"].to_numpy()
+    rng = np.random.default_rng(seed)
+
+    weights, levels = sampling_weights(train_ppl, p)
+    factors = level_factors(p)
+    for lv in range(4):
+        sel = levels == lv
+        logger.info(
+            f"sampling: L{lv + 1}: {int(sel.sum())} rows, PPL {train_ppl[sel].min() if sel.any() else float('nan'):.1f}-"
+            f"{train_ppl[sel].max() if sel.any() else float('nan'):.1f}, factor {factors[lv]:.4f}, weight share {weights[sel].sum():.1%}"
+        )
+    size = target_size(train.height, p)
+    logger.info(f"sampling: input {corpus.height} rows ({train.height} train, {validation.height} validation), original train size {p['original_size']}, target {size}")
+    logger.info(f"sampling: input train labels: {_label_counts(labels)}")
+
+    drawn = rng.choice(train.height, size=size, replace=True, p=weights)
+    logger.info(f"sampling: weighted draw: {len(drawn)} rows ({len(np.unique(drawn))} distinct); labels: {_label_counts(labels[drawn])}")
+    if p["rebalance"]:
+        drawn = rebalance(drawn, labels, weights, size, rng)
+        logger.info(f"sampling: rebalanced: {len(drawn)} rows ({len(np.unique(drawn))} distinct); labels: {_label_counts(labels[drawn])}")
+    drawn = drawn[rng.permutation(len(drawn))]
+    sampled = train[drawn.tolist()]
+    out = pl.concat([sampled, validation], how="vertical")
+    logger.info(f"sampling: output {out.height} rows ({sampled.height} train, {validation.height} validation)")
+    return out

@@ -1,0 +1,158 @@
+"""Data layer on the real files: checksums, clear errors, benchmark counts, labels, decontamination."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from ragrouter.data import corpus as C
+from ragrouter.data.benchmarks import load_benchmark
+from ragrouter.data.decontaminate import EvalIndex, decontaminate
+from ragrouter.data.external import load_arena_55k, load_gpt4_dataset
+from ragrouter.data.sources import DataError, fetch_dataset
+from ragrouter.io import sha1_text
+
+
+def test_fetch_verifies_and_copies(data_dir, tmp_path):
+    files = fetch_dataset("gpt4-dataset-sample", data_dir, tmp_path / "out")
+    assert [f.name for f in files] == ["labeled_test_dataset.json"]
+    assert files[0].read_bytes() == (data_dir / "gpt4-dataset-sample/labeled_test_dataset.json").read_bytes()
+
+
+def test_checksum_mismatch_names_the_file(data_dir, tmp_path):
+    bad = tmp_path / "data"
+    shutil.copytree(data_dir / "gpt4-dataset-sample", bad / "gpt4-dataset-sample")
+    target = bad / "gpt4-dataset-sample/labeled_test_dataset.json"
+    target.chmod(0o644)
+    target.write_text(target.read_text().replace("Hotel", "Motel", 1))
+    with pytest.raises(DataError, match=r"checksum mismatch for .*labeled_test_dataset\.json"):
+        fetch_dataset("gpt4-dataset-sample", bad, tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_missing_file_without_url_says_where_it_looked(tmp_path):
+    with pytest.raises(DataError, match=r"alpaca-eval-battles/battles\.jsonl\.gz is missing: looked in .*RAGROUTER_DATA_DIR"):
+        fetch_dataset("alpaca-eval-battles", tmp_path, tmp_path / "out")
+
+
+def test_benchmarks_load_as_routellm(evals_dir):
+    mmlu = load_benchmark("mmlu", evals_dir)
+    gsm8k = load_benchmark("gsm8k", evals_dir)
+    mt = load_benchmark("mt_bench", evals_dir)
+    assert (mmlu.height, gsm8k.height, mt.height) == (14037, 1307, 72)
+    assert mmlu["domain"][0] == "high_school_european_history"  # RouteLLM's domain order
+    assert round(mmlu["strong"].mean() * 100, 2) == 80.59 and round(mmlu["weak"].mean() * 100, 2) == 68.09
+    assert round(gsm8k["strong"].mean() * 100, 2) == 85.77 and round(gsm8k["weak"].mean() * 100, 2) == 63.73
+    assert mmlu["row"].to_list() == list(range(14037))
+    assert gsm8k["prompt_sha1"][5] == sha1_text(gsm8k["prompt"][5])
+    assert mt["strong"].max() <= 10 and mt["weak"].min() >= 1
+
+
+def test_missing_column_and_bad_cell_are_named(evals_dir, tmp_path):
+    root = tmp_path / "evals"
+    shutil.copytree(evals_dir / "gsm8k", root / "gsm8k")
+    csv_path = root / "gsm8k/gsm8k_responses.csv"
+    csv_path.chmod(0o644)
+    df = pl.read_csv(csv_path, infer_schema_length=0)
+    df.drop("gpt-4-1106-preview").write_csv(csv_path)
+    with pytest.raises(DataError, match=r"gsm8k_responses\.csv: missing column 'gpt-4-1106-preview'"):
+        load_benchmark("gsm8k", root)
+    df.with_columns(pl.when(pl.int_range(pl.len()) == 3).then(pl.lit("maybe")).otherwise(pl.col("gpt-4-1106-preview")).alias("gpt-4-1106-preview")).write_csv(csv_path)
+    with pytest.raises(DataError, match=r"row 5: field 'gpt-4-1106-preview' must be True/False, got 'maybe'"):
+        load_benchmark("gsm8k", root)
+
+
+def test_label_mappings_are_as_documented():
+    assert [C.correctness_score(s, w) for s, w in [(1, 1), (0, 1), (0, 0), (1, 0)]] == [5, 5, 4, 1]
+    assert [C.preference_score(w) for w in [0.0, 0.3, 0.45, 0.5, 0.7, 1.0]] == [1, 2, 3, 4, 4, 5]
+    assert [C.grade_score(g) for g in [1, 2, 3, 6, 7, 8, 9, 10]] == [1, 1, 2, 3, 4, 4, 5, 5]
+    assert [C.routing_label(s) for s in range(1, 6)] == [1, 1, 1, 0, 0]
+
+
+def test_corpus_labels_follow_the_raw_sources(data_dir):
+    corpus, battles = C.build_corpus(data_dir, ["arena-bench-v1", "gpt4_dataset", "routerbench-zs"])
+    arena = corpus.filter(pl.col("source") == "arena-bench-v1")
+    grades = {}
+    for line in open(data_dir / "arena-bench-v1/model_judgment/Mixtral-8x7B-Instruct-v0.1.jsonl"):
+        j = json.loads(line)
+        if j.get("score") is not None:
+            grades[j["question_id"]] = float(j["score"])
+    for row in arena.head(20).iter_rows(named=True):
+        assert row["weak_score"] == C.grade_score(grades[row["id"].split(":", 1)[1]])
+    sample = corpus.filter(pl.col("source") == "gpt4_dataset")
+    assert sample.height == 10 and set(sample["weak_score"]) <= {1, 2, 3, 4, 5}
+    raw = pl.read_csv(data_dir / "routerbench-zs/mbpp_test.csv", infer_schema_length=10000)
+    rec = raw.filter(pl.col("gpt-4-1106-preview").is_not_null() & pl.col("mistralai/mixtral-8x7b-chat").is_not_null()).row(0, named=True)
+    got = corpus.filter(pl.col("id") == f"routerbench-zs:{rec['sample_id']}").row(0, named=True)
+    expected = C.correctness_score(rec["gpt-4-1106-preview"] >= 0.5, rec["mistralai/mixtral-8x7b-chat"] >= 0.5)
+    assert got["weak_score"] == expected and got["label"] == C.routing_label(expected)
+    assert set(battles["winner"]) == {"model_a", "model_b", "tie"}
+    assert "mistralai/mixtral-8x7b-chat" not in set(battles["model_a"]) | set(battles["model_b"])  # aliases unified
+
+
+def test_decontamination_removes_planted_duplicates(evals_dir):
+    mmlu_prompt = load_benchmark("mmlu", evals_dir)["prompt"][100]
+    gsm_prompt = load_benchmark("gsm8k", evals_dir)["prompt"][7]
+    index = EvalIndex([mmlu_prompt, gsm_prompt])
+    words = gsm_prompt.split()
+    df = pl.DataFrame(
+        {
+            "prompt": ["  " + mmlu_prompt.upper() + "!!", "Please solve: " + " ".join(words[:15]) + " thanks", "What is the capital of France?"],
+            "source": ["a", "b", "c"],
+        }
+    )
+    kept = decontaminate(df, index)
+    assert kept["prompt"].to_list() == ["What is the capital of France?"]
+
+
+def test_split_is_by_prompt_and_fixed_by_seed():
+    corpus = pl.DataFrame({"prompt": [f"q{i}" for i in range(200)] + ["q0"], "label": [0] * 201})
+    a = C.validation_prompts(corpus, 0.1, seed=0)
+    assert a == C.validation_prompts(corpus, 0.1, seed=0) and a != C.validation_prompts(corpus, 0.1, seed=1)
+    assert len(a) == 20
+    split = C.assign_split(corpus, a)
+    assert split.filter(pl.col("prompt") == "q0")["split"].n_unique() == 1
+
+
+def test_gpt4_dataset_sample_parses(data_dir):
+    df = load_gpt4_dataset(data_dir / "gpt4-dataset-sample/labeled_test_dataset.json")
+    assert df.height == 10
+    assert {"id", "prompt", "gpt4_response", "mixtral_response", "mixtral_score", "source"} <= set(df.columns)
+    assert df["mixtral_score"].is_between(1, 5).all() and df["source"].dtype == pl.String
+
+
+def arena_rows():
+    return [
+        {"id": 1, "model_a": "gpt-4-0613", "model_b": "mixtral-8x7b-instruct-v0.1", "prompt": json.dumps(["What is 2+2?"]), "response_a": json.dumps(["4"]), "response_b": json.dumps(["5"]), "winner_model_a": 1, "winner_model_b": 0, "winner_tie": 0},
+        {"id": 2, "model_a": "llama-2-7b-chat", "model_b": "gpt-4-0613", "prompt": json.dumps(["Hi", "And again?"]), "response_a": json.dumps(["Hello", "Hi"]), "response_b": json.dumps(["Hey", "Hey"]), "winner_model_a": 0, "winner_model_b": 0, "winner_tie": 1},
+    ]
+
+
+def test_arena_55k_loader_parses_the_schema(tmp_path):
+    path = tmp_path / "arena.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in arena_rows()))
+    battles = load_arena_55k(path)
+    assert battles.select("prompt", "winner").rows() == [("What is 2+2?", "model_a"), ("Hi", "tie")]
+
+
+def test_arena_55k_bad_winner_flags_name_the_row(tmp_path):
+    rows = arena_rows()
+    rows[1]["winner_model_a"] = 1
+    path = tmp_path / "arena.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    with pytest.raises(DataError, match="arena.jsonl: row 1: exactly one of winner_model_a"):
+        load_arena_55k(path)
+
+
+def test_alpaca_preference_out_of_range_names_the_row(tmp_path):
+    path = tmp_path / "battles.jsonl.gz"
+    rows = [{"instruction": "x", "generator_1": "gpt4_1106_preview", "generator_2": "Mixtral-8x7B-Instruct-v0.1", "preference": 3.5}]
+    with gzip.open(path, "wt") as fh:
+        fh.write("\n".join(json.dumps(r) for r in rows))
+    with pytest.raises(DataError, match=r"row 1: field 'preference'"):
+        C.load_alpaca_battles(path)

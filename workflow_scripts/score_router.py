@@ -1,0 +1,27 @@
+"""Score one benchmark with one trained router checkpoint."""
+
+import sys
+import time
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821
+
+import polars as pl
+import torch
+from loguru import logger
+
+from ragrouter.io import setup_logging
+from ragrouter.routers.base import write_scores
+from ragrouter.train import attach_embeddings, load_checkpoint
+
+setup_logging(snakemake.log[0])  # noqa: F821
+torch.set_num_threads(snakemake.threads)  # noqa: F821
+inputs = snakemake.input  # noqa: F821
+router = load_checkpoint(inputs.checkpoint)
+if "embeddings" in inputs.keys():
+    attach_embeddings(router, [inputs.embeddings])
+benchmark = pl.read_parquet(inputs.benchmark)
+start = time.perf_counter()
+scores = router.strong_win_rates(benchmark["prompt"].to_list())
+elapsed = time.perf_counter() - start
+logger.info(f"scored {benchmark.height} prompts in {elapsed:.1f} s ({benchmark.height / max(elapsed, 1e-9):.1f} prompts/s)")
+write_scores(benchmark, scores, snakemake.output[0])  # noqa: F821
