@@ -72,7 +72,7 @@ def write_text(text: str, path: str | Path) -> None:
 def write_gzip_lines(lines: list[str], path: str | Path) -> None:
     with atomic_path(path) as tmp:
         # mtime=0 keeps the archive byte-identical across reruns.
-        with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:
+        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as fh:
             fh.write("".join(f"{line}\n" for line in lines).encode("utf-8"))
 
 
