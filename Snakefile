@@ -17,6 +17,7 @@ include: "rules/data.smk"
 include: "rules/models.smk"
 include: "rules/features.smk"
 include: "rules/routers.smk"
+include: "rules/ragrouter.smk"
 include: "rules/evaluate.smk"
 
 

@@ -3,6 +3,7 @@
 from snakemake.utils import validate
 
 from ragrouter.data.sources import datasets, resolve_data_dir
+from ragrouter.routers.ragrouter import VARIANT_RE, variant_name
 from ragrouter.train import EMBEDDING_KINDS as EMBEDDING_ROUTER_KINDS
 
 
@@ -10,6 +11,11 @@ validate(config, schema="../schemas/config.schema.yaml")
 
 DATASETS = datasets()
 TRAINED_ROUTERS = [r for r in config["routers"] if r != "random"]
+# RAGRouter variants: the ragrouter_* rows of the tables, once the ragrouter section is configured.
+RAGROUTER_VARIANTS = sorted(
+    {r for t in config["tables"].values() for r in t["rows"] if VARIANT_RE.match(r)} if "ragrouter" in config else set()
+)
+ROUTERS = list(config["routers"]) + RAGROUTER_VARIANTS
 
 
 wildcard_constraints:
@@ -20,6 +26,11 @@ wildcard_constraints:
     router="|".join(TRAINED_ROUTERS) if TRAINED_ROUTERS else "(?!)",
     seed=r"\d+",
     prompt_set="corpus|" + "|".join(config["benchmarks"]),
+    feature_set="augmented|" + "|".join(config["benchmarks"]),
+    aug="on|off",
+    sample="on|off",
+    feat="on|off",
+    rag="on|off",
 
 
 def data_dir():
@@ -44,11 +55,13 @@ def score_files(benchmark, router_id):
 
 def table_routers(table):
     """The table's rows whose routers are configured; the others are absent until they exist."""
-    return [r for r in config["tables"][table]["rows"] if r in config["routers"]]
+    return [r for r in config["tables"][table]["rows"] if r in ROUTERS]
 
 
 def router_names():
-    return {r: s.get("name", r) for r, s in config["routers"].items()}
+    names = {r: s.get("name", r) for r, s in config["routers"].items()}
+    names.update({r: variant_name(r, config["ragrouter"]["name"]) for r in RAGROUTER_VARIANTS})
+    return names
 
 
 def router_setting(key, default):
@@ -90,7 +103,36 @@ def score_inputs(wildcards):
 
 
 def benchmark_scores(wildcards):
-    return [f for r in config["routers"] for f in score_files(wildcards.benchmark, r)]
+    return [f for r in ROUTERS for f in score_files(wildcards.benchmark, r)]
+
+
+# ---- RAGRouter
+
+
+def ragrouter_corpus(wildcards):
+    """Training corpus of a variant: augmented or not (aug), then PPL-sampled or not (sample)."""
+    if wildcards.sample == "on":
+        return f"resources/ragrouter/aug-{wildcards.aug}_sample-on.parquet"
+    return augmented_or_original(wildcards)
+
+
+def augmented_or_original(wildcards):
+    return "resources/ragrouter/augmented.parquet" if wildcards.aug == "on" else "resources/corpus/corpus.parquet"
+
+
+def feature_inputs(wildcards):
+    inputs = {"model": f"resources/models/{ragrouter_setting('fusion', {}).get('encoder', 'encoder')}"}
+    if wildcards.feature_set == "augmented":
+        inputs["prompts"] = "resources/ragrouter/augmented.parquet"
+    else:
+        inputs["prompts"] = f"resources/benchmarks/{wildcards.feature_set}.parquet"
+    if wildcards.feat == "on":
+        inputs["fusion"] = "resources/ragrouter/fusion"
+    return inputs
+
+
+def ragrouter_setting(key, default):
+    return config.get("ragrouter", {}).get(key, default)
 
 
 def table_benchmark(wildcards):

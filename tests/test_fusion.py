@@ -7,7 +7,15 @@ import pytest
 import torch
 
 import ragrouter.fusion as fusion
-from ragrouter.fusion import FusionEncoder, align_pieces, doc_graph, kept_positions, mean_pooled_semantic, tokenise, train_fusion
+from ragrouter.fusion import (
+    FusionEncoder,
+    align_pieces,
+    doc_graph,
+    kept_positions,
+    mean_pooled_semantic,
+    tokenise,
+    train_fusion,
+)
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 from loguru import logger
 
-from ragrouter.evaluate import Point, average_curves, curve_metrics, evaluate_router, optimal_quality, routing_curve
+from ragrouter.evaluate import (
+    Point,
+    average_curves,
+    curve_metrics,
+    evaluate_router,
+    optimal_quality,
+    routing_curve,
+)
 
 
 def routellm_reference(scores, strong, weak, num_results=10):

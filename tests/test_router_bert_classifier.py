@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 import torch
 
+from ragrouter.io import atomic_dir
 from ragrouter.routers import bert_classifier as bc
 from ragrouter.routers import torch_utils as tu
 
@@ -123,11 +124,11 @@ def test_atomic_dir_replaces_existing_folder(tmp_path):
     target = tmp_path / "router"
     target.mkdir()
     (target / "stale.txt").write_text("old")
-    with tu.atomic_dir(target) as tmp:
+    with atomic_dir(target) as tmp:
         (tmp / "new.txt").write_text("new")
     assert sorted(p.name for p in target.iterdir()) == ["new.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["router"]  # no temporary left behind
-    with pytest.raises(RuntimeError), tu.atomic_dir(target) as tmp:
+    with pytest.raises(RuntimeError), atomic_dir(target) as tmp:
         (tmp / "half.txt").write_text("x")
         raise RuntimeError("interrupted")
     assert sorted(p.name for p in target.iterdir()) == ["new.txt"]

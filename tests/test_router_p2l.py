@@ -6,7 +6,15 @@ import numpy as np
 import polars as pl
 import pytest
 import torch
-from _router_fixtures import EASY_PROMPT, HARD_PROMPT, MODELS, VAL_ONLY_MODEL, HashEncoder, minilm_encoder, synthetic_data
+from _router_fixtures import (
+    EASY_PROMPT,
+    HARD_PROMPT,
+    MODELS,
+    VAL_ONLY_MODEL,
+    HashEncoder,
+    minilm_encoder,
+    synthetic_data,
+)
 
 from ragrouter.data.benchmarks import STRONG_MODEL, WEAK_MODEL
 from ragrouter.routers.base import Router

@@ -9,12 +9,28 @@ import numpy as np
 import polars as pl
 import pytest
 import torch
-from _router_fixtures import EASY_PROMPT, HARD_PROMPT, VAL_ONLY_MODEL, HashEncoder, minilm_encoder, synthetic_data
+from _router_fixtures import (
+    EASY_PROMPT,
+    HARD_PROMPT,
+    VAL_ONLY_MODEL,
+    HashEncoder,
+    minilm_encoder,
+    synthetic_data,
+)
 
 from ragrouter.data.benchmarks import STRONG_MODEL, WEAK_MODEL
 from ragrouter.routers.base import Router
-from ragrouter.routers.bradley_terry import aggregate_pairs, compute_tiers, fit_bt, fit_bt_battles
-from ragrouter.routers.sw_ranking import SWRankingRouter, reference_strong_win_rates, train
+from ragrouter.routers.bradley_terry import (
+    aggregate_pairs,
+    compute_tiers,
+    fit_bt,
+    fit_bt_battles,
+)
+from ragrouter.routers.sw_ranking import (
+    SWRankingRouter,
+    reference_strong_win_rates,
+    train,
+)
 
 torch.set_num_threads(1)
 

@@ -9,7 +9,16 @@ import numpy as np
 import polars as pl
 import pytest
 
-from ragrouter.sample import beta_cdf, beta_quantile, difficulty_levels, dynamic_sample, level_factors, perplexities, target_size, DEFAULT_SAMPLE_PARAMS
+from ragrouter.sample import (
+    DEFAULT_SAMPLE_PARAMS,
+    beta_cdf,
+    beta_quantile,
+    difficulty_levels,
+    dynamic_sample,
+    level_factors,
+    perplexities,
+    target_size,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 N_TRAIN, N_VAL, ORIGINAL = 400, 60, 300
@@ -69,12 +78,25 @@ def test_deterministic_by_seed(corpus, sampled):
     assert not dynamic_sample(df, ppl, {"original_size": ORIGINAL}, seed=1).equals(sampled)
 
 
-def test_sampling_favours_high_perplexity(corpus, sampled):
-    df, ppl = corpus
+def _levels_of(ids, df, ppl) -> np.ndarray:
     train = df.filter(pl.col("split") == "train")
-    train_ppl = ppl[:N_TRAIN]
-    level = dict(zip(train["id"], difficulty_levels(train_ppl), strict=True))
-    levels = np.array([level[i] for i in sampled.filter(pl.col("split") == "train")["id"]])
+    level = dict(zip(train["id"], difficulty_levels(ppl[:N_TRAIN]), strict=True))
+    return np.array([level[i] for i in ids])
+
+
+def test_sampling_without_replacement_drops_low_perplexity_rows(corpus):
+    df, ppl = corpus
+    out = dynamic_sample(df, ppl, {"original_size": ORIGINAL, "rebalance": False}, seed=0).filter(pl.col("split") == "train")
+    assert out["id"].n_unique() == out.height  # each row at most once
+    dropped = set(df.filter(pl.col("split") == "train")["id"]) - set(out["id"])
+    levels = _levels_of(sorted(dropped), df, ppl)
+    assert (levels == 0).mean() > 2 * (levels == 3).mean()
+
+
+def test_sampling_with_replacement_favours_high_perplexity(corpus):
+    df, ppl = corpus
+    out = dynamic_sample(df, ppl, {"original_size": ORIGINAL, "replace": True}, seed=0)
+    levels = _levels_of(out.filter(pl.col("split") == "train")["id"], df, ppl)
     assert (levels == 3).mean() > 2 * (levels == 0).mean()
 
 

@@ -11,6 +11,7 @@ from loguru import logger
 
 from ragrouter.io import setup_logging
 from ragrouter.routers.base import write_scores
+from ragrouter.routers.ragrouter import FeatureTable
 from ragrouter.train import attach_embeddings, load_checkpoint
 
 setup_logging(snakemake.log[0])  # noqa: F821
@@ -19,6 +20,8 @@ inputs = snakemake.input  # noqa: F821
 router = load_checkpoint(inputs.checkpoint)
 if "embeddings" in inputs.keys():
     attach_embeddings(router, [inputs.embeddings])
+if "features" in inputs.keys():  # RAGRouter: the benchmark's query vectors for retrieval
+    router.features = FeatureTable([inputs.features])
 benchmark = pl.read_parquet(inputs.benchmark)
 start = time.perf_counter()
 scores = router.strong_win_rates(benchmark["prompt"].to_list())

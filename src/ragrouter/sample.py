@@ -10,7 +10,8 @@ Procedure (train rows only; validation rows pass through unchanged):
 2. weight_i = PPL_i^alpha * f(level_i), alpha = 1.5, PPL clipped at its 99th percentile (a guard
    against single outliers, `ppl_clip_quantile`), f(L1..L4) = Beta(2, 5) quantiles at
    0.1 / 0.3 / 0.7 / 0.9 (~0.09, 0.18, 0.36, 0.51: harder levels weigh up to ~5.5x more);
-3. weighted sampling with replacement to the target size T (original < T < input);
+3. weighted sampling to the target size T (original < T < input); without replacement by default
+   (`replace`, see DEFAULT_SAMPLE_PARAMS for why);
 4. label rebalancing to T: T/2 rows per label. Decision: the majority label is *downsampled*
    (its stage-3 draws, uniformly without replacement) and the minority label is *upsampled*
    (further PPL-weighted draws with replacement from its input rows). Anyscale's llm-router
@@ -48,6 +49,11 @@ DEFAULT_SAMPLE_PARAMS: dict[str, Any] = {
     "target_position": 0.5,  # T = original + position * (input - original): thesis 175k + 0.5 * 50k = 200k
     "fallback_fraction": 0.9,  # no augmentation (original missing or >= input): T = fraction * input
     "rebalance": True,
+    # Draw without replacement (weighted): a row is kept at most once until its label runs out.
+    # Decision: with replacement (the thesis' wording) PPL^1.5 concentrates ~80 % of the weight on
+    # the hardest quartile, so a draw of T rows held only ~1/3 distinct prompts - the sampled corpus
+    # (and the knowledge base built from it) lost two thirds of its data. True restores that form.
+    "replace": False,
     # PPL clipped at this quantile of the train rows before weighting (None: no clipping). PPL^1.5 is
     # heavy-tailed: one garbled or code prompt at PPL 10^4 (median ~20) would weigh ~10^4 median rows.
     "ppl_clip_quantile": 0.99,
@@ -226,11 +232,27 @@ def _label_counts(labels: np.ndarray) -> str:
     return ", ".join(f"label {v}: {c} ({c / max(len(labels), 1):.1%})" for v, c in zip(values, counts, strict=True))
 
 
-def rebalance(drawn: np.ndarray, labels: np.ndarray, weights: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+def weighted_draw(pool: np.ndarray, weights: np.ndarray, size: int, replace: bool, rng: np.random.Generator) -> np.ndarray:
+    """`size` PPL-weighted draws from `pool`; without replacement each row first appears once, and
+    only when the pool is exhausted are further rows drawn again (with replacement)."""
+    w = weights[pool] / weights[pool].sum()
+    if replace:
+        return rng.choice(pool, size=size, replace=True, p=w)
+    nonzero = int((w > 0).sum())
+    first = rng.choice(pool, size=min(size, nonzero), replace=False, p=w)
+    if len(first) == size:
+        return first
+    return np.concatenate([first, rng.choice(pool, size=size - len(first), replace=True, p=w)])
+
+
+def rebalance(
+    drawn: np.ndarray, labels: np.ndarray, weights: np.ndarray, size: int, rng: np.random.Generator, replace: bool = False
+) -> np.ndarray:
     """Row indices with size // 2 (+1 for the smaller label value on odd sizes) rows per label.
 
     Majority: uniform downsampling of its draws (they already carry the PPL bias). Minority: its
-    draws plus extra PPL-weighted draws with replacement from all its input rows.
+    draws plus extra PPL-weighted draws from its input rows not drawn yet (`replace` False, until
+    they run out) or from all of them (`replace` True).
     """
     classes = np.unique(labels)
     if len(classes) < 2:
@@ -245,8 +267,10 @@ def rebalance(drawn: np.ndarray, labels: np.ndarray, weights: np.ndarray, size: 
             parts.append(np.sort(rng.choice(mine, size=want, replace=False)))
         else:
             pool = np.flatnonzero(labels == c)
-            w = weights[pool] / weights[pool].sum()
-            parts.append(np.concatenate([mine, rng.choice(pool, size=want - len(mine), replace=True, p=w)]))
+            if not replace:
+                fresh = np.setdiff1d(pool, mine)
+                pool = fresh if len(fresh) and weights[fresh].sum() > 0 else pool
+            parts.append(np.concatenate([mine, weighted_draw(pool, weights, want - len(mine), replace, rng)]))
     return np.concatenate(parts)
 
 
@@ -284,10 +308,10 @@ def dynamic_sample(corpus: pl.DataFrame, ppl: np.ndarray, params: dict[str, Any]
     logger.info(f"sampling: input {corpus.height} rows ({train.height} train, {validation.height} validation), original train size {p['original_size']}, target {size}")
     logger.info(f"sampling: input train labels: {_label_counts(labels)}")
 
-    drawn = rng.choice(train.height, size=size, replace=True, p=weights)
+    drawn = weighted_draw(np.arange(train.height), weights, size, p["replace"], rng)
     logger.info(f"sampling: weighted draw: {len(drawn)} rows ({len(np.unique(drawn))} distinct); labels: {_label_counts(labels[drawn])}")
     if p["rebalance"]:
-        drawn = rebalance(drawn, labels, weights, size, rng)
+        drawn = rebalance(drawn, labels, weights, size, rng, p["replace"])
         logger.info(f"sampling: rebalanced: {len(drawn)} rows ({len(np.unique(drawn))} distinct); labels: {_label_counts(labels[drawn])}")
     drawn = drawn[rng.permutation(len(drawn))]
     sampled = train[drawn.tolist()]

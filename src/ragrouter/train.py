@@ -8,10 +8,8 @@ Router kinds and what they train on:
 from __future__ import annotations
 
 import importlib
-import os
+import json
 import random
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import torch
 from loguru import logger
 
 from ragrouter.features import CachedEncoder, SentenceEncoder, load_embeddings
+from ragrouter.io import atomic_dir
 from ragrouter.routers.base import Router
 
 EMBEDDING_KINDS = {"sw_ranking": "sw_ranking", "matrix_factorization": "matrix_factorization", "p2l": "p2l"}
@@ -61,23 +60,26 @@ def train_router(
 
 
 def save_checkpoint(router: Router, out_dir: str | Path) -> None:
-    """Save into a fresh directory, renamed into place only when complete."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    """Write the router's checkpoint folder atomically.
+
+    Routers holding a fine-tuned torch model save a Hugging Face folder with router.json (their own
+    `save`); the others are pickled into router.pkl.
+    """
+    if type(router).save is not Router.save:
+        router.save(out_dir)
+        return
+    with atomic_dir(out_dir) as staging:
         router.save(staging / CHECKPOINT)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(staging, out_dir)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
 
 
 def load_checkpoint(out_dir: str | Path) -> Router:
-    path = Path(out_dir) / CHECKPOINT
-    return Router.load(path)
+    """Load a checkpoint written by `save_checkpoint`, dispatching on router.json's kind."""
+    out_dir = Path(out_dir)
+    meta = out_dir / "router.json"
+    if meta.is_file():
+        kind = json.loads(meta.read_text())["kind"]
+        return importlib.import_module(f"ragrouter.routers.{kind}").load(out_dir)
+    return Router.load(out_dir / CHECKPOINT)
 
 
 def attach_embeddings(router: Router, embedding_files: Sequence[str | Path]) -> None:

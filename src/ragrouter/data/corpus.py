@@ -32,7 +32,12 @@ import numpy as np
 import polars as pl
 from loguru import logger
 
-from ragrouter.data.benchmarks import STRONG_MODEL, WEAK_MODEL, read_jsonl, require_fields
+from ragrouter.data.benchmarks import (
+    STRONG_MODEL,
+    WEAK_MODEL,
+    read_jsonl,
+    require_fields,
+)
 from ragrouter.data.sources import DataError
 
 # Several sources spell the routed pair differently; battles and labels use one name per model.

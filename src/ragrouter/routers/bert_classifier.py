@@ -35,11 +35,17 @@ import polars as pl
 import torch
 from loguru import logger
 
+from ragrouter.io import atomic_dir
 from ragrouter.routers import torch_utils as tu
 from ragrouter.routers.base import Router
 
 KIND = "bert_classifier"
-NUM_LABELS = 3
+# Label schemes: classes per weak_score 1-5, the class names, and which classes mean "strong needed".
+# three_way is RouteLLM's BERT router; weak_score is RAGRouter's 5-class predictor (1-3 -> strong).
+LABEL_SCHEMES: dict[str, tuple[tuple[int, ...], tuple[str, ...], tuple[int, ...]]] = {
+    "three_way": ((0, 0, 0, 1, 2), ("strong_wins", "tie", "weak_wins"), (0,)),
+    "weak_score": ((0, 1, 2, 3, 4), ("score_1", "score_2", "score_3", "score_4", "score_5"), (0, 1, 2)),
+}
 
 DEFAULTS: dict[str, Any] = {
     # Chosen on the validation split (ROC-AUC; 1,033 rows, so differences below ~0.02 are noise)
@@ -65,24 +71,29 @@ DEFAULTS: dict[str, Any] = {
     "inference_dtype": "bfloat16",
     "eval_batch_size": 64,
     "threads": None,  # torch.set_num_threads when set; None leaves the process setting alone
+    "labels": "three_way",  # a key of LABEL_SCHEMES
 }
 
 
-def three_way_label(weak_score: int) -> int:
-    """RouteLLM's BERT classes from the weak model's 1-5 score: 0 strong wins (<= 3), 1 tie (4),
-    2 weak wins (5)."""
+def class_of(weak_score: int, scheme: str = "three_way") -> int:
+    """The class of a weak-model 1-5 score under a label scheme (three_way: 0 strong wins (<= 3),
+    1 tie (4), 2 weak wins (5); weak_score: score - 1)."""
     weak_score = int(weak_score)
     if not 1 <= weak_score <= 5:
         raise ValueError(f"weak_score must lie in 1..5, got {weak_score}")
-    if weak_score <= 3:
-        return 0
-    return 1 if weak_score == 4 else 2
+    return LABEL_SCHEMES[scheme][0][weak_score - 1]
 
 
-def strong_win_rate_from_logits(logits: torch.Tensor) -> np.ndarray:
-    """1 - P(tie) - P(weak wins) from (n, 3) class logits."""
+def three_way_label(weak_score: int) -> int:
+    return class_of(weak_score, "three_way")
+
+
+def strong_win_rate_from_logits(logits: torch.Tensor, scheme: str = "three_way") -> np.ndarray:
+    """P(strong needed) = the summed probability of the scheme's strong classes (three_way:
+    1 - P(tie) - P(weak wins); weak_score: P(score <= 3))."""
     probs = torch.softmax(logits.float(), dim=-1)
-    return (1.0 - probs[:, 1] - probs[:, 2]).clamp(0.0, 1.0).double().numpy()
+    strong = list(LABEL_SCHEMES[scheme][2])
+    return probs[:, strong].sum(dim=1).clamp(0.0, 1.0).double().numpy()
 
 
 def _special_ids(tokenizer) -> tuple[int, int, int]:
@@ -109,7 +120,8 @@ def encode_prompts(tokenizer, prompts: Sequence[str], max_length: int, truncatio
 class BertClassifierRouter(Router):
     """A fine-tuned 3-way sequence classifier; the score is P(strong model wins)."""
 
-    def __init__(self, model, tokenizer, max_length: int, truncation: str, batch_size: int = 64, dtype: str = "float32"):
+    def __init__(self, model, tokenizer, max_length: int, truncation: str, batch_size: int = 64, dtype: str = "float32", labels: str = "three_way"):
+        self.labels = labels
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.max_length = int(max_length)
@@ -121,7 +133,7 @@ class BertClassifierRouter(Router):
     @torch.inference_mode()
     def logits(self, prompts: Sequence[str]) -> torch.Tensor:
         seqs = encode_prompts(self.tokenizer, prompts, self.max_length, self.truncation)
-        out = torch.empty((len(seqs), NUM_LABELS), dtype=torch.float32)
+        out = torch.empty((len(seqs), len(LABEL_SCHEMES[self.labels][1])), dtype=torch.float32)
         _, _, pad = _special_ids(self.tokenizer)
         for idx in tu.sorted_batches([len(s) for s in seqs], self.batch_size):
             ids, mask, _ = tu.pad_batch([seqs[i] for i in idx], pad)
@@ -132,16 +144,16 @@ class BertClassifierRouter(Router):
         prompts = list(prompts)
         if not prompts:
             return np.empty(0, dtype=np.float64)
-        return strong_win_rate_from_logits(self.logits(prompts))
+        return strong_win_rate_from_logits(self.logits(prompts), self.labels)
 
     def save(self, path: str | Path) -> None:
         """The fine-tuned model and tokenizer (`save_pretrained`) plus router.json, written atomically."""
-        with tu.atomic_dir(path) as tmp:
+        with atomic_dir(path) as tmp:
             self.model.save_pretrained(tmp)
             self.tokenizer.save_pretrained(tmp)
             tu.write_meta(
                 tmp,
-                {"kind": KIND, "max_length": self.max_length, "truncation": self.truncation, "batch_size": self.batch_size, "dtype": self.dtype},
+                {"kind": KIND, "max_length": self.max_length, "truncation": self.truncation, "batch_size": self.batch_size, "dtype": self.dtype, "labels": self.labels},
             )
 
     @staticmethod
@@ -151,25 +163,25 @@ class BertClassifierRouter(Router):
         meta = tu.read_meta(path, KIND)
         model = AutoModelForSequenceClassification.from_pretrained(path, dtype=tu.dtype_of(meta["dtype"], KIND))
         tokenizer = AutoTokenizer.from_pretrained(path)
-        return BertClassifierRouter(model, tokenizer, meta["max_length"], meta["truncation"], meta["batch_size"], meta["dtype"])
+        return BertClassifierRouter(model, tokenizer, meta["max_length"], meta["truncation"], meta["batch_size"], meta["dtype"], meta.get("labels", "three_way"))
 
 
 def load(path: str | Path) -> BertClassifierRouter:
     return BertClassifierRouter.load(path)
 
 
-def _evaluate(model, seqs: list[list[int]], targets: np.ndarray, labels: np.ndarray, pad: int, batch_size: int, dtype) -> tuple[float, float]:
-    """Validation cross-entropy (3-way) and ROC-AUC of the strong win rate against `labels`."""
+def _evaluate(model, seqs: list[list[int]], targets: np.ndarray, labels: np.ndarray, pad: int, batch_size: int, dtype, scheme: str) -> tuple[float, float]:
+    """Validation cross-entropy and ROC-AUC of the strong win rate against `labels`."""
     if not seqs:
         return float("nan"), float("nan")
     model.eval()
-    logits = torch.empty((len(seqs), NUM_LABELS))
+    logits = torch.empty((len(seqs), len(LABEL_SCHEMES[scheme][1])))
     with torch.inference_mode(), tu.autocast(dtype):
         for idx in tu.sorted_batches([len(s) for s in seqs], batch_size):
             ids, mask, _ = tu.pad_batch([seqs[i] for i in idx], pad)
             logits[torch.as_tensor(idx)] = model(input_ids=ids, attention_mask=mask).logits.float()
     loss = float(torch.nn.functional.cross_entropy(logits, torch.as_tensor(targets)).item())
-    return loss, tu.roc_auc(labels, strong_win_rate_from_logits(logits))
+    return loss, tu.roc_auc(labels, strong_win_rate_from_logits(logits, scheme))
 
 
 def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> BertClassifierRouter:
@@ -177,6 +189,10 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Bert
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     p = tu.resolve_params(DEFAULTS, params, KIND)
+    if p["labels"] not in LABEL_SCHEMES:
+        raise ValueError(f"{KIND}: labels must be one of {sorted(LABEL_SCHEMES)}, got {p['labels']!r}")
+    scheme = p["labels"]
+    class_names = LABEL_SCHEMES[scheme][1]
     if p["truncation"] not in tu.TRUNCATION_MODES:
         raise ValueError(f"{KIND}: truncation must be one of {tu.TRUNCATION_MODES}, got {p['truncation']!r}")
     train_dtype = tu.dtype_of(p["train_dtype"], KIND)
@@ -191,19 +207,19 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Bert
     logger.info(f"{KIND}: params {p}, seed {seed}, backbone {model_dir}, torch threads {torch.get_num_threads()}")
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=NUM_LABELS)
-    model.config.id2label = {0: "strong_wins", 1: "tie", 2: "weak_wins"}
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=len(class_names))
+    model.config.id2label = dict(enumerate(class_names))
     model.config.label2id = {v: k for k, v in model.config.id2label.items()}
     _, _, pad = _special_ids(tokenizer)
 
     train_seqs = encode_prompts(tokenizer, train_rows["prompt"].to_list(), p["max_length"], p["truncation"])
-    train_y = np.array([three_way_label(s) for s in train_rows["weak_score"]], dtype=np.int64)
+    train_y = np.array([class_of(s, scheme) for s in train_rows["weak_score"]], dtype=np.int64)
     val_seqs = encode_prompts(tokenizer, val_rows["prompt"].to_list(), p["max_length"], p["truncation"])
-    val_y = np.array([three_way_label(s) for s in val_rows["weak_score"]], dtype=np.int64)
+    val_y = np.array([class_of(s, scheme) for s in val_rows["weak_score"]], dtype=np.int64)
     val_labels = val_rows["label"].to_numpy()
     logger.info(
-        f"{KIND}: class counts (strong/tie/weak) train {np.bincount(train_y, minlength=3).tolist()}, "
-        f"validation {np.bincount(val_y, minlength=3).tolist()}; mean train tokens {np.mean([len(s) for s in train_seqs]):.1f} "
+        f"{KIND}: class counts {class_names} train {np.bincount(train_y, minlength=len(class_names)).tolist()}, "
+        f"validation {np.bincount(val_y, minlength=len(class_names)).tolist()}; mean train tokens {np.mean([len(s) for s in train_seqs]):.1f} "
         f"(max {p['max_length']}, truncation {p['truncation']})"
     )
 
@@ -226,7 +242,7 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Bert
             optimizer.step()
             scheduler.step()
             losses.append(float(loss.item()))
-        val_loss, val_auc = _evaluate(model, val_seqs, val_y, val_labels, pad, p["eval_batch_size"], train_dtype)
+        val_loss, val_auc = _evaluate(model, val_seqs, val_y, val_labels, pad, p["eval_batch_size"], train_dtype, scheme)
         logger.info(
             f"{KIND}: epoch {epoch}/{p['epochs']}: train loss {np.mean(losses):.4f} ({len(losses)} steps), "
             f"validation loss {val_loss:.4f}, validation ROC-AUC {val_auc:.4f}, elapsed {clock():.0f} s"
@@ -238,7 +254,7 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Bert
     if best["state"] is not None:
         model.load_state_dict(best["state"])
     logger.info(f"{KIND}: kept epoch {best['epoch']} (validation ROC-AUC {best['auc']:.4f}); training took {clock():.0f} s")
-    router = BertClassifierRouter(model, tokenizer, p["max_length"], p["truncation"], p["eval_batch_size"], p["inference_dtype"])
+    router = BertClassifierRouter(model, tokenizer, p["max_length"], p["truncation"], p["eval_batch_size"], p["inference_dtype"], scheme)
     if val_rows.height:
         t0 = tu.Stopwatch()
         scores = router.strong_win_rates(val_rows["prompt"].to_list())
@@ -249,4 +265,4 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Bert
     return router
 
 
-__all__ = ["DEFAULTS", "BertClassifierRouter", "load", "strong_win_rate_from_logits", "three_way_label", "train"]
+__all__ = ["DEFAULTS", "LABEL_SCHEMES", "BertClassifierRouter", "class_of", "load", "strong_win_rate_from_logits", "three_way_label", "train"]

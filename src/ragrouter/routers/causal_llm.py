@@ -43,6 +43,7 @@ import polars as pl
 import torch
 from loguru import logger
 
+from ragrouter.io import atomic_dir
 from ragrouter.routers import torch_utils as tu
 from ragrouter.routers.base import Router
 
@@ -232,7 +233,7 @@ class CausalLLMRouter(Router):
 
     def save(self, path: str | Path) -> None:
         """Model and tokenizer (`save_pretrained`, label tokens included) plus router.json, atomically."""
-        with tu.atomic_dir(path) as tmp:
+        with atomic_dir(path) as tmp:
             self.model.save_pretrained(tmp)
             self.tokenizer.save_pretrained(tmp)
             tu.write_meta(

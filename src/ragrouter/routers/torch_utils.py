@@ -9,12 +9,9 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import random
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -181,31 +178,6 @@ def is_better(auc: float, loss: float, best: dict[str, Any]) -> bool:
 def clone_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     """A detached copy of the module's trainable state (to restore the best epoch)."""
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
-
-
-@contextlib.contextmanager
-def atomic_dir(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary sibling directory; on success it replaces `path` (os.replace).
-
-    A directory cannot be os.replace'd onto a non-empty one, so an existing `path` is first
-    renamed aside and removed afterwards; an interrupted save never leaves a half-written folder
-    at `path`.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    old = None
-    try:
-        yield tmp
-        if path.exists() or path.is_symlink():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
-            os.replace(path, old / "previous")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        if old is not None and old.exists():
-            shutil.rmtree(old)
 
 
 def write_meta(folder: Path, meta: dict[str, Any]) -> None:

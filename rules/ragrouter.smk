@@ -1,0 +1,182 @@
+# RAGRouter: augment -> PPL sampling -> fused features -> FAISS knowledge base -> RAG classifier.
+# Ablation wildcards: aug, sample, feat, rag in {on, off}; a variant is ragrouter_aug-X_sample-X_feat-X_rag-X.
+
+
+rule augment_corpus:
+    input:
+        corpus="resources/corpus/corpus.parquet",
+        benchmarks=expand("resources/benchmarks/{benchmark}.parquet", benchmark=config["benchmarks"]),
+    output:
+        corpus="resources/ragrouter/augmented.parquet",
+        summary=report("results/ragrouter/augmentation_summary.csv", caption="../report/augmentation.rst", category="RAGRouter"),
+    params:
+        augment=ragrouter_setting("augment", {}),
+        ngram=config["corpus"]["ngram"],
+        seed=config["corpus"]["split_seed"],
+    log:
+        "logs/augment_corpus/augment_corpus.log",
+    benchmark:
+        "logs/benchmarks/augment_corpus/augment_corpus.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../workflow_scripts/augment_corpus.py"
+
+
+rule prompt_perplexity:
+    input:
+        corpus="resources/ragrouter/augmented.parquet",
+        model=f"resources/models/{ragrouter_setting('perplexity', {}).get('model', 'causal_lm')}",
+    output:
+        "resources/ragrouter/perplexity.parquet",
+    params:
+        perplexity=ragrouter_setting("perplexity", {}),
+    threads: 2
+    log:
+        "logs/prompt_perplexity/prompt_perplexity.log",
+    benchmark:
+        "logs/benchmarks/prompt_perplexity/prompt_perplexity.tsv"
+    resources:
+        mem_mb=6000,
+        runtime=120,
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../workflow_scripts/prompt_perplexity.py"
+
+
+rule sample_corpus:
+    input:
+        corpus=augmented_or_original,
+        original="resources/corpus/corpus.parquet",
+        perplexity="resources/ragrouter/perplexity.parquet",
+    output:
+        "resources/ragrouter/aug-{aug}_sample-on.parquet",
+    params:
+        sample=ragrouter_setting("sample", {}),
+        seed=config["corpus"]["split_seed"],
+    log:
+        "logs/sample_corpus/aug-{aug}.log",
+    benchmark:
+        "logs/benchmarks/sample_corpus/aug-{aug}.tsv"
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../workflow_scripts/sample_corpus.py"
+
+
+rule train_fusion:
+    input:
+        corpus="resources/corpus/corpus.parquet",
+        model=f"resources/models/{ragrouter_setting('fusion', {}).get('encoder', 'encoder')}",
+    output:
+        directory("resources/ragrouter/fusion"),
+    params:
+        fusion=ragrouter_setting("fusion", {}),
+        seed=config["corpus"]["split_seed"],
+    threads: 2
+    log:
+        "logs/train_fusion/train_fusion.log",
+    benchmark:
+        "logs/benchmarks/train_fusion/train_fusion.tsv"
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../workflow_scripts/train_fusion.py"
+
+
+rule encode_features:
+    input:
+        unpack(feature_inputs),
+    output:
+        "resources/ragrouter/features/feat-{feat}/{feature_set}.parquet",
+    params:
+        fusion=ragrouter_setting("fusion", {}),
+    threads: 2
+    log:
+        "logs/encode_features/feat-{feat}/{feature_set}.log",
+    benchmark:
+        "logs/benchmarks/encode_features/feat-{feat}/{feature_set}.tsv"
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../workflow_scripts/encode_features.py"
+
+
+rule build_knowledge_base:
+    input:
+        corpus=ragrouter_corpus,
+        features="resources/ragrouter/features/feat-{feat}/augmented.parquet",
+    output:
+        kb=directory("resources/ragrouter/aug-{aug}_sample-{sample}_feat-{feat}/kb"),
+        queries="resources/ragrouter/aug-{aug}_sample-{sample}_feat-{feat}/queries.parquet",
+    params:
+        fraction=ragrouter_setting("kb_fraction", 0.7),
+        index=ragrouter_setting("index", {}),
+        seed=config["corpus"]["split_seed"],
+    log:
+        "logs/build_knowledge_base/aug-{aug}_sample-{sample}_feat-{feat}.log",
+    benchmark:
+        "logs/benchmarks/build_knowledge_base/aug-{aug}_sample-{sample}_feat-{feat}.tsv"
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../workflow_scripts/build_knowledge_base.py"
+
+
+rule train_ragrouter:
+    input:
+        kb="resources/ragrouter/aug-{aug}_sample-{sample}_feat-{feat}/kb",
+        queries="resources/ragrouter/aug-{aug}_sample-{sample}_feat-{feat}/queries.parquet",
+        corpus="resources/corpus/corpus.parquet",
+        features="resources/ragrouter/features/feat-{feat}/augmented.parquet",
+        model=f"resources/models/{ragrouter_setting('classifier', {}).get('backbone', 'encoder')}",
+    output:
+        directory("resources/routers/ragrouter_aug-{aug}_sample-{sample}_feat-{feat}_rag-{rag}/seed-{seed}"),
+    params:
+        rag=ragrouter_setting("rag", {}),
+        classifier=ragrouter_setting("classifier", {}).get("params", {}),
+    threads: 2
+    log:
+        "logs/train_ragrouter/aug-{aug}_sample-{sample}_feat-{feat}_rag-{rag}/seed-{seed}.log",
+    benchmark:
+        "logs/benchmarks/train_ragrouter/aug-{aug}_sample-{sample}_feat-{feat}_rag-{rag}/seed-{seed}.tsv"
+    resources:
+        mem_mb=ragrouter_setting("mem_mb", 12000),
+        runtime=ragrouter_setting("runtime", 120),
+        gpus=ragrouter_setting("gpus", 0),
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../workflow_scripts/train_ragrouter.py"
+
+
+rule score_ragrouter:
+    input:
+        checkpoint="resources/routers/ragrouter_aug-{aug}_sample-{sample}_feat-{feat}_rag-{rag}/seed-{seed}",
+        benchmark="resources/benchmarks/{benchmark}.parquet",
+        features="resources/ragrouter/features/feat-{feat}/{benchmark}.parquet",
+    output:
+        "results/scores/{benchmark}/ragrouter_aug-{aug}_sample-{sample}_feat-{feat}_rag-{rag}/seed-{seed}.parquet",
+    threads: 2
+    log:
+        "logs/score_ragrouter/{benchmark}/aug-{aug}_sample-{sample}_feat-{feat}_rag-{rag}/seed-{seed}.log",
+    benchmark:
+        "logs/benchmarks/score_ragrouter/{benchmark}/aug-{aug}_sample-{sample}_feat-{feat}_rag-{rag}/seed-{seed}.tsv"
+    resources:
+        mem_mb=ragrouter_setting("mem_mb", 12000),
+        runtime=ragrouter_setting("runtime", 120),
+        gpus=ragrouter_setting("gpus", 0),
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../workflow_scripts/score_router.py"

@@ -1,0 +1,158 @@
+"""RAGRouter: a 5-class weak-score classifier that reads the query and its retrieved neighbours.
+
+A query is turned into its feature vector (`h_fuse_global` with feat=on, the mean-pooled encoder
+states with feat=off), its K nearest knowledge-base entries are retrieved (FAISS IVF, L2) and written
+with their labels into one text (`index.rag_prompt`); a fine-tuned classifier predicts the weak
+model's 1-5 score and the router's score is P(score <= 3), the probability that the strong model is
+needed. With rag=off the classifier reads the query alone (the same rows, the same classifier).
+
+Variants are named by the four ablation switches, e.g. `ragrouter_aug-on_sample-on_feat-on_rag-on`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from loguru import logger
+
+from ragrouter.index import KnowledgeBase, rag_prompt
+from ragrouter.io import atomic_dir, sha1_text
+from ragrouter.routers import bert_classifier
+from ragrouter.routers.base import Router
+
+KIND = "ragrouter"
+SWITCHES = ("aug", "sample", "feat", "rag")
+VARIANT_RE = re.compile(r"^ragrouter_aug-(on|off)_sample-(on|off)_feat-(on|off)_rag-(on|off)$")
+SWITCH_NAMES = {"aug": "augmentation", "sample": "sampling", "feat": "semantic-syntactic features", "rag": "RAG"}
+
+DEFAULT_RAG_PARAMS: dict[str, Any] = {
+    "neighbours": 4,  # K retrieved knowledge-base entries per query
+    "query_chars": 480,  # the query is cut to this many characters in the RAG prompt
+    "neighbour_chars": 120,  # each neighbour's text is cut to this many characters
+}
+
+
+def parse_variant(router_id: str) -> dict[str, str]:
+    """`ragrouter_aug-on_sample-off_feat-on_rag-on` -> {"aug": "on", "sample": "off", ...}."""
+    match = VARIANT_RE.match(router_id)
+    if not match:
+        raise ValueError(f"{router_id!r} is not a RAGRouter variant (ragrouter_aug-X_sample-X_feat-X_rag-X, X on|off)")
+    return dict(zip(SWITCHES, match.groups(), strict=True))
+
+
+def variant_name(router_id: str, base: str = "RAGRouter") -> str:
+    """Display name: the full method is `RAGRouter`; an ablation names what it switches off."""
+    off = [SWITCH_NAMES[k] for k, v in parse_variant(router_id).items() if v == "off"]
+    return base if not off else f"{base} w/o {', '.join(off)}"
+
+
+class FeatureTable:
+    """Precomputed query vectors looked up by prompt sha1 (files written by rule encode_features)."""
+
+    def __init__(self, paths: Sequence[str | Path]) -> None:
+        self.vectors: dict[str, np.ndarray] = {}
+        for path in paths:
+            table = pl.read_parquet(path)
+            vectors = np.asarray(table["vector"].to_list(), dtype=np.float32)
+            self.vectors.update(zip(table["prompt_sha1"].to_list(), vectors, strict=True))
+        self.sources = [str(p) for p in paths]
+
+    def __call__(self, prompts: Sequence[str]) -> np.ndarray:
+        keys = [sha1_text(p) for p in prompts]
+        missing = [i for i, k in enumerate(keys) if k not in self.vectors]
+        if missing:
+            raise KeyError(f"{len(missing)} prompts have no feature vector in {self.sources}; first (row {missing[0]}): {prompts[missing[0]][:80]!r}")
+        return np.stack([self.vectors[k] for k in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
+
+
+def rag_texts(
+    kb: KnowledgeBase | None, prompts: Sequence[str], vectors: np.ndarray | None, params: dict[str, Any], exclude_own_text: bool = False
+) -> list[str]:
+    """The classifier's input per prompt: the RAG prompt, or the bare query when `kb` is None.
+
+    `exclude_own_text`: a prompt never retrieves a KB copy of itself (training queries that also
+    occur in the KB would otherwise read their own label).
+    """
+    if kb is None:
+        return list(prompts)
+    exclude = kb.ids_with_text(prompts) if exclude_own_text else None
+    ids, dist = kb.search(vectors, params["neighbours"], exclude)
+    return [
+        rag_prompt(q if len(q) <= params["query_chars"] else q[: params["query_chars"]] + "…", nbs, params["neighbour_chars"])
+        for q, nbs in zip(prompts, kb.neighbours(ids, dist), strict=True)
+    ]
+
+
+class RAGRouter(Router):
+    """Classifier + optional knowledge base; query vectors come from an attached `FeatureTable`."""
+
+    def __init__(self, classifier: bert_classifier.BertClassifierRouter, kb: KnowledgeBase | None, params: dict[str, Any]) -> None:
+        self.classifier = classifier
+        self.kb = kb
+        self.params = {**DEFAULT_RAG_PARAMS, **params}
+        self.features: FeatureTable | None = None
+
+    def strong_win_rates(self, prompts: Sequence[str]) -> np.ndarray:
+        prompts = list(prompts)
+        if not prompts:
+            return np.empty(0, dtype=np.float64)
+        vectors = None
+        if self.kb is not None:
+            if self.features is None:
+                raise RuntimeError("RAGRouter: attach a FeatureTable (router.features) before scoring")
+            vectors = self.features(prompts)
+        return self.classifier.strong_win_rates(rag_texts(self.kb, prompts, vectors, self.params))
+
+    def save(self, path: str | Path) -> None:
+        """router.json, classifier/ (Hugging Face folder) and kb/ (FAISS index + texts), atomically."""
+        with atomic_dir(path) as tmp:
+            self.classifier.save(tmp / "classifier")
+            if self.kb is not None:
+                self.kb.save(tmp / "kb")
+            (tmp / "router.json").write_text(json.dumps({"kind": KIND, "params": self.params, "rag": self.kb is not None}, indent=2) + "\n")
+
+    @staticmethod
+    def load(path: str | Path) -> RAGRouter:
+        path = Path(path)
+        meta = json.loads((path / "router.json").read_text())
+        kb = KnowledgeBase.load(path / "kb") if meta["rag"] else None
+        return RAGRouter(bert_classifier.load(path / "classifier"), kb, meta["params"])
+
+
+def load(path: str | Path) -> RAGRouter:
+    return RAGRouter.load(path)
+
+
+def train(
+    queries: pl.DataFrame,
+    validation: pl.DataFrame,
+    kb: KnowledgeBase | None,
+    features: FeatureTable | None,
+    params: dict[str, Any],
+    classifier_params: dict[str, Any],
+    seed: int,
+    model_dir: str,
+) -> RAGRouter:
+    """Fine-tune the 5-class classifier on the query rows' RAG prompts; validation rows (their own RAG
+    prompts against the same KB) choose the epoch."""
+    p = {**DEFAULT_RAG_PARAMS, **params}
+    frames = []
+    for split, rows in (("train", queries), ("validation", validation)):
+        vectors = features(rows["prompt"].to_list()) if kb is not None else None
+        texts = rag_texts(kb, rows["prompt"].to_list(), vectors, p, exclude_own_text=True)
+        frames.append(rows.select("weak_score", "label").with_columns(pl.Series("prompt", texts), pl.lit(split).alias("split")))
+    frame = pl.concat(frames, how="vertical")
+    logger.info(f"ragrouter: {queries.height} training and {validation.height} validation prompts, rag={'on' if kb is not None else 'off'}; example:\n{frame['prompt'][0]}")
+    classifier = bert_classifier.train(frame, {"labels": "weak_score", **classifier_params}, seed, model_dir)
+    router = RAGRouter(classifier, kb, p)
+    router.features = features
+    return router
+
+
+__all__ = ["DEFAULT_RAG_PARAMS", "FeatureTable", "RAGRouter", "load", "parse_variant", "rag_texts", "train", "variant_name"]

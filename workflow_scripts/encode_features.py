@@ -1,0 +1,23 @@
+"""Query vectors of one prompt set: fused h_fuse_global (feat=on) or mean-pooled encoder states (feat=off)."""
+
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821
+
+import polars as pl
+import torch
+
+from ragrouter.fusion import DEFAULT_FUSION_PARAMS, FusionEncoder, mean_pooled_semantic
+from ragrouter.io import setup_logging, sha1_text, write_parquet
+
+setup_logging(snakemake.log[0])  # noqa: F821
+torch.set_num_threads(snakemake.threads)  # noqa: F821
+inputs = snakemake.input  # noqa: F821
+prompts = pl.read_parquet(inputs.prompts)["prompt"].unique(maintain_order=True).to_list()
+if "fusion" in inputs.keys():
+    vectors = FusionEncoder.load(inputs.fusion, inputs.model).encode(prompts)
+else:
+    fusion = {**DEFAULT_FUSION_PARAMS, **snakemake.params.fusion.get("params", {})}  # noqa: F821
+    vectors = mean_pooled_semantic(prompts, inputs.model, fusion["max_length"], truncation=fusion["truncation"])
+table = pl.DataFrame({"prompt_sha1": [sha1_text(p) for p in prompts], "vector": vectors.tolist()})
+write_parquet(table.with_columns(pl.col("vector").cast(pl.List(pl.Float32))), snakemake.output[0])  # noqa: F821

@@ -1,0 +1,27 @@
+"""Fine-tune one RAGRouter variant's classifier on RAG prompts (rag=on) or bare queries (rag=off)."""
+
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821
+
+import polars as pl
+import torch
+
+from ragrouter.index import KnowledgeBase
+from ragrouter.io import setup_logging
+from ragrouter.routers import ragrouter
+from ragrouter.train import save_checkpoint, seed_everything
+
+setup_logging(snakemake.log[0])  # noqa: F821
+torch.set_num_threads(snakemake.threads)  # noqa: F821
+inputs, wildcards = snakemake.input, snakemake.wildcards  # noqa: F821
+seed = int(wildcards.seed)
+seed_everything(seed)
+rag = wildcards.rag == "on"
+kb = KnowledgeBase.load(inputs.kb) if rag else None
+features = ragrouter.FeatureTable([inputs.features]) if rag else None
+validation = pl.read_parquet(inputs.corpus).filter(pl.col("split") == "validation")
+router = ragrouter.train(
+    pl.read_parquet(inputs.queries), validation, kb, features, snakemake.params.rag, snakemake.params.classifier, seed, inputs.model  # noqa: F821
+)
+save_checkpoint(router, snakemake.output[0])  # noqa: F821
