@@ -10,7 +10,13 @@ import torch
 from ragrouter.index import KnowledgeBase
 from ragrouter.io import sha1_text
 from ragrouter.routers import bert_classifier as bc
-from ragrouter.routers.ragrouter import DEFAULT_RAG_PARAMS, FeatureTable, parse_variant, rag_texts, variant_name
+from ragrouter.routers.ragrouter import (
+    DEFAULT_RAG_PARAMS,
+    FeatureTable,
+    parse_variant,
+    rag_texts,
+    variant_name,
+)
 
 
 def test_parse_variant_and_names():

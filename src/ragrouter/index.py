@@ -22,6 +22,8 @@ import numpy as np
 import polars as pl
 from loguru import logger
 
+from ragrouter.io import resolve_params
+
 DEFAULT_INDEX_PARAMS: dict[str, Any] = {
     "index": "auto",  # auto (IVF unless the KB is tiny) | ivf | flat
     "nlist": None,  # IVF cells; None: round(4 sqrt(n)), capped to n // 39 (FAISS wants >= 39 training points per cell)
@@ -29,15 +31,6 @@ DEFAULT_INDEX_PARAMS: dict[str, Any] = {
     "nprobe": 16,  # cells visited per query
     "use_gpu": True,  # faiss-gpu when installed and a GPU is visible
 }
-
-
-def _resolve(defaults: dict[str, Any], params: dict[str, Any] | None, where: str) -> dict[str, Any]:
-    """Defaults overridden by params; an unknown key is an error so a typo cannot pass silently."""
-    params = dict(params or {})
-    unknown = sorted(set(params) - set(defaults))
-    if unknown:
-        raise ValueError(f"{where}: unknown parameter(s) {unknown}; known: {sorted(defaults)}")
-    return {**defaults, **params}
 
 
 def auto_nlist(n: int) -> int:
@@ -78,7 +71,7 @@ class KnowledgeBase:
         """Train (IVF) and fill the index; the GPU is used when faiss-gpu sees one and use_gpu is set."""
         import faiss
 
-        p = _resolve(DEFAULT_INDEX_PARAMS, params, "KnowledgeBase.build")
+        p = resolve_params(DEFAULT_INDEX_PARAMS, params, "KnowledgeBase.build")
         x = np.ascontiguousarray(vectors, dtype=np.float32)
         if x.ndim != 2 or len(x) == 0:
             raise ValueError(f"KB: vectors must be a non-empty (n, d) array, got shape {x.shape}")

@@ -18,6 +18,15 @@ import polars as pl
 from loguru import logger
 
 
+def resolve_params(defaults: dict[str, Any], params: dict[str, Any] | None, where: str) -> dict[str, Any]:
+    """Defaults overridden by `params`; an unknown key is an error (a typo must not pass silently)."""
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise ValueError(f"{where}: unknown parameter(s) {unknown}; known: {sorted(defaults)}")
+    return {**defaults, **params}
+
+
 def sha1_text(text: str) -> str:
     """sha1 of the UTF-8 encoding of `text`: the prompt key used in every score file."""
     return hashlib.sha1(text.encode("utf-8")).hexdigest()

@@ -36,6 +36,8 @@ import polars as pl
 from loguru import logger
 from tqdm import tqdm
 
+from ragrouter.io import resolve_params
+
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -58,15 +60,6 @@ DEFAULT_SAMPLE_PARAMS: dict[str, Any] = {
     # heavy-tailed: one garbled or code prompt at PPL 10^4 (median ~20) would weigh ~10^4 median rows.
     "ppl_clip_quantile": 0.99,
 }
-
-
-def _resolve(defaults: dict[str, Any], params: dict[str, Any] | None, where: str) -> dict[str, Any]:
-    """Defaults overridden by params; an unknown key is an error so a typo cannot pass silently."""
-    params = dict(params or {})
-    unknown = sorted(set(params) - set(defaults))
-    if unknown:
-        raise ValueError(f"{where}: unknown parameter(s) {unknown}; known: {sorted(defaults)}")
-    return {**defaults, **params}
 
 
 # --------------------------------------------------------------------------- Beta quantiles
@@ -111,7 +104,7 @@ def beta_quantile(q: float, a: float = 2.0, b: float = 5.0, tol: float = 1e-12) 
 
 def level_factors(params: dict[str, Any] | None = None) -> np.ndarray:
     """Per-difficulty-level factors f(L1..L4) from the Beta quantiles."""
-    p = _resolve(DEFAULT_SAMPLE_PARAMS, params, "level_factors")
+    p = resolve_params(DEFAULT_SAMPLE_PARAMS, params, "level_factors")
     return np.array([beta_quantile(q, p["beta_a"], p["beta_b"]) for q in p["level_quantiles"]])
 
 
@@ -202,7 +195,7 @@ def difficulty_levels(ppl: np.ndarray) -> np.ndarray:
 
 def sampling_weights(ppl: np.ndarray, params: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Normalised weights PPL^alpha * f(level) (computed in log space: PPL^1.5 spans decades) and the levels."""
-    p = _resolve(DEFAULT_SAMPLE_PARAMS, params, "sampling_weights")
+    p = resolve_params(DEFAULT_SAMPLE_PARAMS, params, "sampling_weights")
     levels = difficulty_levels(ppl)
     if p["ppl_clip_quantile"] is not None:
         ppl = np.minimum(ppl, np.quantile(ppl, p["ppl_clip_quantile"]))
@@ -280,7 +273,7 @@ def dynamic_sample(corpus: pl.DataFrame, ppl: np.ndarray, params: dict[str, Any]
     `ppl` is aligned with `corpus` rows (validation entries are ignored and may be NaN). A NaN PPL
     of a train row is replaced by the median so the row stays sampleable.
     """
-    p = _resolve(DEFAULT_SAMPLE_PARAMS, params, "dynamic_sample")
+    p = resolve_params(DEFAULT_SAMPLE_PARAMS, params, "dynamic_sample")
     ppl = np.asarray(ppl, dtype=np.float64)
     if len(ppl) != corpus.height:
         raise ValueError(f"dynamic_sample: {len(ppl)} perplexities for {corpus.height} corpus rows")

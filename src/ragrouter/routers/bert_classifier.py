@@ -35,7 +35,7 @@ import polars as pl
 import torch
 from loguru import logger
 
-from ragrouter.io import atomic_dir
+from ragrouter.io import atomic_dir, resolve_params
 from ragrouter.routers import torch_utils as tu
 from ragrouter.routers.base import Router
 
@@ -188,7 +188,7 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Bert
     """Fine-tune the encoder in `model_dir` on the corpus' train split (see the module docstring)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    p = tu.resolve_params(DEFAULTS, params, KIND)
+    p = resolve_params(DEFAULTS, params, KIND)
     if p["labels"] not in LABEL_SCHEMES:
         raise ValueError(f"{KIND}: labels must be one of {sorted(LABEL_SCHEMES)}, got {p['labels']!r}")
     scheme = p["labels"]

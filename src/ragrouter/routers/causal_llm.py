@@ -43,7 +43,7 @@ import polars as pl
 import torch
 from loguru import logger
 
-from ragrouter.io import atomic_dir
+from ragrouter.io import atomic_dir, resolve_params
 from ragrouter.routers import torch_utils as tu
 from ragrouter.routers.base import Router
 
@@ -281,7 +281,7 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Caus
     """Fine-tune the causal LM in `model_dir` on the corpus' train split (see the module docstring)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    p = tu.resolve_params(DEFAULTS, params, KIND)
+    p = resolve_params(DEFAULTS, params, KIND)
     if p["truncation"] not in tu.TRUNCATION_MODES:
         raise ValueError(f"{KIND}: truncation must be one of {tu.TRUNCATION_MODES}, got {p['truncation']!r}")
     train_dtype = tu.dtype_of(p["train_dtype"], KIND)

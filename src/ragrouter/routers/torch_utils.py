@@ -36,15 +36,6 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(int(threads))
 
 
-def resolve_params(defaults: dict[str, Any], params: dict[str, Any] | None, where: str) -> dict[str, Any]:
-    """Defaults overridden by `params`; an unknown key is an error (a typo must not pass silently)."""
-    params = dict(params or {})
-    unknown = sorted(set(params) - set(defaults))
-    if unknown:
-        raise ValueError(f"{where}: unknown parameter(s) {unknown}; known: {sorted(defaults)}")
-    return {**defaults, **params}
-
-
 def dtype_of(name: str, where: str) -> torch.dtype:
     if name not in DTYPES:
         raise ValueError(f"{where}: dtype must be one of {sorted(DTYPES)}, got {name!r}")
