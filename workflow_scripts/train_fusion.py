@@ -8,12 +8,14 @@ import polars as pl
 import torch
 
 from ragrouter.fusion import train_fusion
+from ragrouter.index import split_kb
 from ragrouter.io import atomic_dir, setup_logging
 
 setup_logging(snakemake.log[0])  # noqa: F821
 torch.set_num_threads(snakemake.threads)  # noqa: F821
 settings, seed = snakemake.params.fusion, snakemake.params.seed  # noqa: F821
-train = pl.read_parquet(snakemake.input.corpus).filter(pl.col("split") == "train")  # noqa: F821
+# The knowledge-base split of the original corpus only (the same 7:3 split as build_knowledge_base).
+train, _ = split_kb(pl.read_parquet(snakemake.input.corpus), snakemake.params.kb_fraction, seed)  # noqa: F821
 train = train.sample(min(settings.get("train_examples", train.height), train.height), seed=seed, shuffle=True)
 model = train_fusion(train["prompt"].to_list(), train["weak_score"].to_list(), snakemake.input.model, params=settings.get("params", {}), seed=seed)  # noqa: F821
 with atomic_dir(snakemake.output[0]) as tmp:  # noqa: F821

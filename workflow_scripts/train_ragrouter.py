@@ -19,9 +19,9 @@ seed = int(wildcards.seed)
 seed_everything(seed)
 rag = wildcards.rag == "on"
 kb = KnowledgeBase.load(inputs.kb) if rag else None
-features = ragrouter.FeatureTable([inputs.features]) if rag else None
-validation = pl.read_parquet(inputs.corpus).filter(pl.col("split") == "validation")
-router = ragrouter.train(
-    pl.read_parquet(inputs.queries), validation, kb, features, snakemake.params.rag, snakemake.params.classifier, seed, inputs.model  # noqa: F821
-)
+corpus = pl.read_parquet(inputs.corpus)
+rows = pl.read_parquet(inputs.queries) if rag else corpus.filter(pl.col("split") == "train")  # rag=off: all training rows
+validation = corpus.filter(pl.col("split") == "validation")
+features = ragrouter.FeatureTable([inputs.features])
+router = ragrouter.train(rows, validation, kb, features, snakemake.params.rag, snakemake.params.classifier, seed, inputs.model)  # noqa: F821
 save_checkpoint(router, snakemake.output[0])  # noqa: F821

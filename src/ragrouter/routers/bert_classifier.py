@@ -40,6 +40,7 @@ from ragrouter.routers import torch_utils as tu
 from ragrouter.routers.base import Router
 
 KIND = "bert_classifier"
+FEATURE_HEAD = "feature_head.pt"
 # Label schemes: classes per weak_score 1-5, the class names, and which classes mean "strong needed".
 # three_way is RouteLLM's BERT router; weak_score is RAGRouter's 5-class predictor (1-3 -> strong).
 LABEL_SCHEMES: dict[str, tuple[tuple[int, ...], tuple[str, ...], tuple[int, ...]]] = {
@@ -117,11 +118,35 @@ def encode_prompts(tokenizer, prompts: Sequence[str], max_length: int, truncatio
     return [[first, *tu.truncate_ids(x, max_length - 2, truncation), last] for x in ids]
 
 
-class BertClassifierRouter(Router):
-    """A fine-tuned 3-way sequence classifier; the score is P(strong model wins)."""
+def _logits(model, feature_head: torch.nn.Module | None, ids: torch.Tensor, mask: torch.Tensor, features: torch.Tensor | None) -> torch.Tensor:
+    """Class logits; with a feature head, a linear map of the joined query vector is added, which is
+    a linear classifier over [pooled text representation; query vector]."""
+    logits = model(input_ids=ids, attention_mask=mask).logits
+    if feature_head is not None:
+        logits = logits + feature_head(features.to(logits.dtype))
+    return logits
 
-    def __init__(self, model, tokenizer, max_length: int, truncation: str, batch_size: int = 64, dtype: str = "float32", labels: str = "three_way"):
+
+class BertClassifierRouter(Router):
+    """A fine-tuned sequence classifier; the score is P(strong model needed) under its label scheme.
+
+    With a `feature_head`, every prompt comes with a query vector (e.g. RAGRouter's h_fuse_global)
+    joined to the pooled representation; pass them as `features` to `strong_win_rates`.
+    """
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        max_length: int,
+        truncation: str,
+        batch_size: int = 64,
+        dtype: str = "float32",
+        labels: str = "three_way",
+        feature_head: torch.nn.Linear | None = None,
+    ):
         self.labels = labels
+        self.feature_head = feature_head.eval() if feature_head is not None else None
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.max_length = int(max_length)
@@ -129,32 +154,40 @@ class BertClassifierRouter(Router):
         self.batch_size = int(batch_size)
         self.dtype = dtype
         tu.cast_parameters(self.model, tu.dtype_of(dtype, KIND))
+        if self.feature_head is not None:
+            tu.cast_parameters(self.feature_head, tu.dtype_of(dtype, KIND))
 
     @torch.inference_mode()
-    def logits(self, prompts: Sequence[str]) -> torch.Tensor:
+    def logits(self, prompts: Sequence[str], features: np.ndarray | None = None) -> torch.Tensor:
+        if (features is None) != (self.feature_head is None):
+            raise ValueError(f"{KIND}: this classifier {'needs' if self.feature_head is not None else 'takes no'} query feature vectors")
         seqs = encode_prompts(self.tokenizer, prompts, self.max_length, self.truncation)
+        feats = torch.as_tensor(np.asarray(features, dtype=np.float32)) if features is not None else None
         out = torch.empty((len(seqs), len(LABEL_SCHEMES[self.labels][1])), dtype=torch.float32)
         _, _, pad = _special_ids(self.tokenizer)
         for idx in tu.sorted_batches([len(s) for s in seqs], self.batch_size):
             ids, mask, _ = tu.pad_batch([seqs[i] for i in idx], pad)
-            out[torch.as_tensor(idx)] = self.model(input_ids=ids, attention_mask=mask).logits.float()
+            batch_feats = feats[torch.as_tensor(idx)] if feats is not None else None
+            out[torch.as_tensor(idx)] = _logits(self.model, self.feature_head, ids, mask, batch_feats).float()
         return out
 
-    def strong_win_rates(self, prompts: Sequence[str]) -> np.ndarray:
+    def strong_win_rates(self, prompts: Sequence[str], features: np.ndarray | None = None) -> np.ndarray:
         prompts = list(prompts)
         if not prompts:
             return np.empty(0, dtype=np.float64)
-        return strong_win_rate_from_logits(self.logits(prompts), self.labels)
+        return strong_win_rate_from_logits(self.logits(prompts, features), self.labels)
 
     def save(self, path: str | Path) -> None:
         """The fine-tuned model and tokenizer (`save_pretrained`) plus router.json, written atomically."""
         with atomic_dir(path) as tmp:
             self.model.save_pretrained(tmp)
             self.tokenizer.save_pretrained(tmp)
-            tu.write_meta(
-                tmp,
-                {"kind": KIND, "max_length": self.max_length, "truncation": self.truncation, "batch_size": self.batch_size, "dtype": self.dtype, "labels": self.labels},
-            )
+            feature_dim = None
+            if self.feature_head is not None:
+                feature_dim = self.feature_head.in_features
+                torch.save(self.feature_head.state_dict(), tmp / FEATURE_HEAD)
+            meta = {"max_length": self.max_length, "truncation": self.truncation, "batch_size": self.batch_size, "dtype": self.dtype}
+            tu.write_meta(tmp, {"kind": KIND, **meta, "labels": self.labels, "feature_dim": feature_dim})
 
     @staticmethod
     def load(path: str | Path) -> BertClassifierRouter:
@@ -163,14 +196,19 @@ class BertClassifierRouter(Router):
         meta = tu.read_meta(path, KIND)
         model = AutoModelForSequenceClassification.from_pretrained(path, dtype=tu.dtype_of(meta["dtype"], KIND))
         tokenizer = AutoTokenizer.from_pretrained(path)
-        return BertClassifierRouter(model, tokenizer, meta["max_length"], meta["truncation"], meta["batch_size"], meta["dtype"], meta.get("labels", "three_way"))
+        head = None
+        if meta.get("feature_dim"):
+            head = torch.nn.Linear(meta["feature_dim"], model.config.num_labels)
+            head.load_state_dict(torch.load(Path(path) / FEATURE_HEAD))
+        labels = meta.get("labels", "three_way")
+        return BertClassifierRouter(model, tokenizer, meta["max_length"], meta["truncation"], meta["batch_size"], meta["dtype"], labels, head)
 
 
 def load(path: str | Path) -> BertClassifierRouter:
     return BertClassifierRouter.load(path)
 
 
-def _evaluate(model, seqs: list[list[int]], targets: np.ndarray, labels: np.ndarray, pad: int, batch_size: int, dtype, scheme: str) -> tuple[float, float]:
+def _evaluate(model, head, seqs: list[list[int]], feats, targets: np.ndarray, labels: np.ndarray, pad: int, batch_size: int, dtype, scheme: str) -> tuple[float, float]:
     """Validation cross-entropy and ROC-AUC of the strong win rate against `labels`."""
     if not seqs:
         return float("nan"), float("nan")
@@ -179,13 +217,23 @@ def _evaluate(model, seqs: list[list[int]], targets: np.ndarray, labels: np.ndar
     with torch.inference_mode(), tu.autocast(dtype):
         for idx in tu.sorted_batches([len(s) for s in seqs], batch_size):
             ids, mask, _ = tu.pad_batch([seqs[i] for i in idx], pad)
-            logits[torch.as_tensor(idx)] = model(input_ids=ids, attention_mask=mask).logits.float()
+            batch_feats = feats[torch.as_tensor(idx)] if feats is not None else None
+            logits[torch.as_tensor(idx)] = _logits(model, head, ids, mask, batch_feats).float()
     loss = float(torch.nn.functional.cross_entropy(logits, torch.as_tensor(targets)).item())
     return loss, tu.roc_auc(labels, strong_win_rate_from_logits(logits, scheme))
 
 
+def _features(rows: pl.DataFrame) -> torch.Tensor | None:
+    if "features" not in rows.columns:
+        return None
+    return torch.as_tensor(np.asarray(rows["features"].to_list(), dtype=np.float32))
+
+
 def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> BertClassifierRouter:
-    """Fine-tune the encoder in `model_dir` on the corpus' train split (see the module docstring)."""
+    """Fine-tune the encoder in `model_dir` on the corpus' train split (see the module docstring).
+
+    A `features` column (one vector per row) adds a linear feature head: the query vector is joined
+    to the pooled text representation, and the router then needs the vectors when scoring."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     p = resolve_params(DEFAULTS, params, KIND)
@@ -217,6 +265,13 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Bert
     val_seqs = encode_prompts(tokenizer, val_rows["prompt"].to_list(), p["max_length"], p["truncation"])
     val_y = np.array([class_of(s, scheme) for s in val_rows["weak_score"]], dtype=np.int64)
     val_labels = val_rows["label"].to_numpy()
+    train_feats, val_feats = _features(train_rows), _features(val_rows)
+    head = None
+    if train_feats is not None:
+        head = torch.nn.Linear(train_feats.shape[1], len(class_names))
+        torch.nn.init.zeros_(head.weight)  # starts as the text-only classifier
+        torch.nn.init.zeros_(head.bias)
+        logger.info(f"{KIND}: query vectors of dimension {train_feats.shape[1]} joined through a linear feature head")
     logger.info(
         f"{KIND}: class counts {class_names} train {np.bincount(train_y, minlength=len(class_names)).tolist()}, "
         f"validation {np.bincount(val_y, minlength=len(class_names)).tolist()}; mean train tokens {np.mean([len(s) for s in train_seqs]):.1f} "
@@ -225,24 +280,27 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Bert
 
     rng = np.random.default_rng(seed)
     steps_per_epoch = math.ceil(len(train_seqs) / p["batch_size"])
-    optimizer = torch.optim.AdamW(model.parameters(), lr=p["learning_rate"], weight_decay=p["weight_decay"])
+    parameters = list(model.parameters()) + (list(head.parameters()) if head is not None else [])
+    optimizer = torch.optim.AdamW(parameters, lr=p["learning_rate"], weight_decay=p["weight_decay"])
     scheduler = tu.linear_schedule(optimizer, steps_per_epoch * p["epochs"], p["warmup_ratio"])
     best = {"auc": -math.inf, "loss": math.inf, "epoch": 0, "state": None}
     for epoch in range(1, p["epochs"] + 1):
         model.train()
+        if head is not None:
+            head.train()
         losses = []
         for idx in tu.bucketed_batches([len(s) for s in train_seqs], p["batch_size"], rng):
             ids, mask, _ = tu.pad_batch([train_seqs[i] for i in idx], pad)
             with tu.autocast(train_dtype):
-                logits = model(input_ids=ids, attention_mask=mask).logits
+                logits = _logits(model, head, ids, mask, train_feats[torch.as_tensor(idx)] if head is not None else None)
             loss = torch.nn.functional.cross_entropy(logits.float(), torch.as_tensor(train_y[idx]))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), p["max_grad_norm"])
+            torch.nn.utils.clip_grad_norm_(parameters, p["max_grad_norm"])
             optimizer.step()
             scheduler.step()
             losses.append(float(loss.item()))
-        val_loss, val_auc = _evaluate(model, val_seqs, val_y, val_labels, pad, p["eval_batch_size"], train_dtype, scheme)
+        val_loss, val_auc = _evaluate(model, head, val_seqs, val_feats, val_y, val_labels, pad, p["eval_batch_size"], train_dtype, scheme)
         logger.info(
             f"{KIND}: epoch {epoch}/{p['epochs']}: train loss {np.mean(losses):.4f} ({len(losses)} steps), "
             f"validation loss {val_loss:.4f}, validation ROC-AUC {val_auc:.4f}, elapsed {clock():.0f} s"
@@ -250,14 +308,16 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Bert
         if tu.is_better(val_auc, val_loss, best):
             best = {"auc": val_auc, "loss": val_loss, "epoch": epoch, "state": None}
             if epoch != p["epochs"]:
-                best["state"] = tu.clone_state(model)
+                best["state"] = (tu.clone_state(model), tu.clone_state(head) if head is not None else None)
     if best["state"] is not None:
-        model.load_state_dict(best["state"])
+        model.load_state_dict(best["state"][0])
+        if head is not None:
+            head.load_state_dict(best["state"][1])
     logger.info(f"{KIND}: kept epoch {best['epoch']} (validation ROC-AUC {best['auc']:.4f}); training took {clock():.0f} s")
-    router = BertClassifierRouter(model, tokenizer, p["max_length"], p["truncation"], p["eval_batch_size"], p["inference_dtype"], scheme)
+    router = BertClassifierRouter(model, tokenizer, p["max_length"], p["truncation"], p["eval_batch_size"], p["inference_dtype"], scheme, head)
     if val_rows.height:
         t0 = tu.Stopwatch()
-        scores = router.strong_win_rates(val_rows["prompt"].to_list())
+        scores = router.strong_win_rates(val_rows["prompt"].to_list(), val_feats.numpy() if val_feats is not None else None)
         logger.info(
             f"{KIND}: final router ({p['inference_dtype']}) validation ROC-AUC {tu.roc_auc(val_labels, scores):.4f}, "
             f"scoring {val_rows.height / t0():.1f} prompts/s"

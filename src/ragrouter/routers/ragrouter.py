@@ -4,7 +4,8 @@ A query is turned into its feature vector (`h_fuse_global` with feat=on, the mea
 states with feat=off), its K nearest knowledge-base entries are retrieved (FAISS IVF, L2) and written
 with their labels into one text (`index.rag_prompt`); a fine-tuned classifier predicts the weak
 model's 1-5 score and the router's score is P(score <= 3), the probability that the strong model is
-needed. With rag=off the classifier reads the query alone (the same rows, the same classifier).
+needed; the query vector is also joined to the classifier's pooled representation. With rag=off the
+classifier reads the query alone and trains on every training row (knowledge-base rows included).
 
 Variants are named by the four ablation switches, e.g. `ragrouter_aug-on_sample-on_feat-on_rag-on`.
 """
@@ -32,7 +33,7 @@ VARIANT_RE = re.compile(r"^ragrouter_aug-(on|off)_sample-(on|off)_feat-(on|off)_
 SWITCH_NAMES = {"aug": "augmentation", "sample": "sampling", "feat": "semantic-syntactic features", "rag": "RAG"}
 
 DEFAULT_RAG_PARAMS: dict[str, Any] = {
-    "neighbours": 4,  # K retrieved knowledge-base entries per query
+    "neighbours": 4,  # K retrieved knowledge-base entries per query; a list: the grid K is chosen from
     "query_chars": 480,  # the query is cut to this many characters in the RAG prompt
     "neighbour_chars": 120,  # each neighbour's text is cut to this many characters
 }
@@ -89,8 +90,24 @@ def rag_texts(
     ]
 
 
+def choose_neighbours(kb: KnowledgeBase, vectors: np.ndarray, labels: np.ndarray, grid: Sequence[int]) -> int:
+    """K with the best validation ROC-AUC of the neighbours' mean strong label (the retrieval signal
+    the classifier reads), chosen before any classifier is trained; ties go to the smaller K."""
+    from ragrouter.routers.torch_utils import roc_auc
+
+    ids, _ = kb.search(vectors, max(grid))
+    neighbour_labels = np.where(ids >= 0, kb.labels[np.maximum(ids, 0)], np.nan)
+    aucs = {k: roc_auc(labels, np.nan_to_num(np.nanmean(neighbour_labels[:, :k], axis=1), nan=0.5)) for k in sorted(grid)}
+    best = max(aucs, key=lambda k: (round(aucs[k], 4), -k))
+    logger.info(f"ragrouter: validation ROC-AUC of the K-neighbour label vote {({k: round(v, 4) for k, v in aucs.items()})}; K = {best}")
+    return best
+
+
 class RAGRouter(Router):
-    """Classifier + optional knowledge base; query vectors come from an attached `FeatureTable`."""
+    """Classifier + optional knowledge base; query vectors come from an attached `FeatureTable`.
+
+    The classifier always receives the query vector (joined to its pooled representation); with a
+    knowledge base its text input is the RAG prompt, without one the bare query."""
 
     def __init__(self, classifier: bert_classifier.BertClassifierRouter, kb: KnowledgeBase | None, params: dict[str, Any]) -> None:
         self.classifier = classifier
@@ -102,12 +119,10 @@ class RAGRouter(Router):
         prompts = list(prompts)
         if not prompts:
             return np.empty(0, dtype=np.float64)
-        vectors = None
-        if self.kb is not None:
-            if self.features is None:
-                raise RuntimeError("RAGRouter: attach a FeatureTable (router.features) before scoring")
-            vectors = self.features(prompts)
-        return self.classifier.strong_win_rates(rag_texts(self.kb, prompts, vectors, self.params))
+        if self.features is None:
+            raise RuntimeError("RAGRouter: attach a FeatureTable (router.features) before scoring")
+        vectors = self.features(prompts)
+        return self.classifier.strong_win_rates(rag_texts(self.kb, prompts, vectors, self.params), vectors)
 
     def save(self, path: str | Path) -> None:
         """router.json, classifier/ (Hugging Face folder) and kb/ (FAISS index + texts), atomically."""
@@ -130,29 +145,40 @@ def load(path: str | Path) -> RAGRouter:
 
 
 def train(
-    queries: pl.DataFrame,
+    rows: pl.DataFrame,
     validation: pl.DataFrame,
     kb: KnowledgeBase | None,
-    features: FeatureTable | None,
+    features: FeatureTable,
     params: dict[str, Any],
     classifier_params: dict[str, Any],
     seed: int,
     model_dir: str,
 ) -> RAGRouter:
-    """Fine-tune the 5-class classifier on the query rows' RAG prompts; validation rows (their own RAG
-    prompts against the same KB) choose the epoch."""
+    """Fine-tune the 5-class classifier on `rows` (rag=on: the 30 % query split, as RAG prompts;
+    rag=off: every training row, bare); the validation rows, built the same way, choose the epoch.
+    A list of `neighbours` is a grid for K, chosen on validation (`choose_neighbours`)."""
     p = {**DEFAULT_RAG_PARAMS, **params}
+    if kb is not None and isinstance(p["neighbours"], list):
+        p["neighbours"] = choose_neighbours(kb, features(validation["prompt"].to_list()), validation["label"].to_numpy(), p["neighbours"])
     frames = []
-    for split, rows in (("train", queries), ("validation", validation)):
-        vectors = features(rows["prompt"].to_list()) if kb is not None else None
-        texts = rag_texts(kb, rows["prompt"].to_list(), vectors, p, exclude_own_text=True)
-        frames.append(rows.select("weak_score", "label").with_columns(pl.Series("prompt", texts), pl.lit(split).alias("split")))
+    for split, part in (("train", rows), ("validation", validation)):
+        prompts = part["prompt"].to_list()
+        vectors = features(prompts)
+        texts = rag_texts(kb, prompts, vectors, p, exclude_own_text=True)
+        frames.append(
+            part.select("weak_score", "label").with_columns(
+                pl.Series("prompt", texts), pl.Series("features", vectors.tolist(), dtype=pl.List(pl.Float32)), pl.lit(split).alias("split")
+            )
+        )
     frame = pl.concat(frames, how="vertical")
-    logger.info(f"ragrouter: {queries.height} training and {validation.height} validation prompts, rag={'on' if kb is not None else 'off'}; example:\n{frame['prompt'][0]}")
+    logger.info(
+        f"ragrouter: {rows.height} training and {validation.height} validation prompts, rag={'on' if kb is not None else 'off'}, "
+        f"query vectors {features(rows['prompt'][:1].to_list()).shape[1]}-d; first training input:\n{frame['prompt'][0]}"
+    )
     classifier = bert_classifier.train(frame, {"labels": "weak_score", **classifier_params}, seed, model_dir)
     router = RAGRouter(classifier, kb, p)
     router.features = features
     return router
 
 
-__all__ = ["DEFAULT_RAG_PARAMS", "FeatureTable", "RAGRouter", "load", "parse_variant", "rag_texts", "train", "variant_name"]
+__all__ = ["DEFAULT_RAG_PARAMS", "FeatureTable", "RAGRouter", "choose_neighbours", "load", "parse_variant", "rag_texts", "train", "variant_name"]
