@@ -83,8 +83,8 @@ DEFAULTS: dict[str, Any] = {
     "warmup_ratio": 0.05,
     "max_grad_norm": 1.0,
     "train_layers": 8,  # top k of the 30 decoder layers are trained (None: all; ~4x slower steps)
-    "train_dtype": "bfloat16",  # autocast dtype for training (fp32 master weights)
-    "inference_dtype": "bfloat16",  # dtype of the returned router's weights
+    "train_dtype": "auto",  # autocast dtype for training (fp32 master weights); auto: tu.concrete_dtype
+    "inference_dtype": "auto",  # dtype of the returned router's weights
     "eval_batch_size": 16,  # 16 scored faster than 32 on 2 cores
     "max_validation_examples": None,  # seeded subset of the validation split scored per epoch
     "system_message": None,  # None: SYSTEM_MESSAGE
@@ -282,6 +282,7 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Caus
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     p = resolve_params(DEFAULTS, params, KIND)
+    p["train_dtype"], p["inference_dtype"] = tu.concrete_dtype(p["train_dtype"]), tu.concrete_dtype(p["inference_dtype"])
     if p["truncation"] not in tu.TRUNCATION_MODES:
         raise ValueError(f"{KIND}: truncation must be one of {tu.TRUNCATION_MODES}, got {p['truncation']!r}")
     train_dtype = tu.dtype_of(p["train_dtype"], KIND)
