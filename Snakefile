@@ -27,4 +27,5 @@ rule all:
         expand("results/metrics/{benchmark}.json", benchmark=config["benchmarks"]),
         expand("results/plots/{benchmark}.png", benchmark=config["benchmarks"]),
         "results/data/train_prompt_sha1.txt.gz",
+        "results/REPORT.md",
     default_target: True

@@ -37,6 +37,12 @@ def data_dir():
     return str(resolve_data_dir(config["data_dir"]))
 
 
+def benchmark_subsample(wildcards):
+    """Every N-th prompt of the benchmark (CPU-budget and CI configs); 1 keeps all."""
+    value = config.get("benchmark_subsample", 1)
+    return value.get(wildcards.benchmark, 1) if isinstance(value, dict) else value
+
+
 def router_seeds(router_id):
     """Random router: RouteLLM's iterations; trained routers: the configured training seeds."""
     if router_id == "random":
@@ -133,6 +139,10 @@ def feature_inputs(wildcards):
 
 def ragrouter_setting(key, default):
     return config.get("ragrouter", {}).get(key, default)
+
+
+def all_scores(wildcards):
+    return [f for b in config["benchmarks"] for r in ROUTERS for f in score_files(b, r)]
 
 
 def table_benchmark(wildcards):

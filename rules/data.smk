@@ -22,7 +22,7 @@ rule prepare_benchmark:
     output:
         "resources/benchmarks/{benchmark}.parquet",
     params:
-        subsample=config.get("benchmark_subsample", 1),
+        subsample=benchmark_subsample,
     log:
         "logs/prepare_benchmark/{benchmark}.log",
     benchmark:

@@ -37,3 +37,21 @@ rule make_table:
         "../envs/evaluate.yaml"
     script:
         "../workflow_scripts/make_table.py"
+
+
+rule make_report:
+    input:
+        tables=expand("results/{table}.csv", table=config["tables"]),
+        scores=all_scores,
+        benchmarks=expand("resources/benchmarks/{benchmark}.parquet", benchmark=config["benchmarks"]),
+    output:
+        report("results/REPORT.md", caption="../report/report.rst", category="Report"),
+    params:
+        tables=config["tables"],
+        benchmark_dir="logs/benchmarks",
+    log:
+        "logs/make_report/make_report.log",
+    conda:
+        "../envs/evaluate.yaml"
+    script:
+        "../workflow_scripts/make_report.py"

@@ -20,7 +20,7 @@ from ragrouter.io import setup_logging, write_csv, write_parquet
 setup_logging(snakemake.log[0])  # noqa: F821
 cfg = snakemake.params.corpus  # noqa: F821
 data_root = Path(snakemake.input.datasets[0]).parent  # noqa: F821
-corpus, battles = build_corpus(data_root, cfg["sources"], cfg.get("max_rows_per_source"))
+corpus, battles = build_corpus(data_root, cfg["sources"], cfg.get("max_rows_per_source"), cfg["split_seed"])
 logger.info(f"raw corpus: {corpus.height} rows; battles: {battles.height}")
 
 eval_prompts = [p for path in snakemake.input.benchmarks for p in pl.read_parquet(path)["prompt"].to_list()]  # noqa: F821

@@ -25,6 +25,7 @@ import gzip
 import itertools
 import json
 import math
+import random
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -257,11 +258,14 @@ def load_gpt4_dataset_rows(path: Path) -> tuple[list[dict], list[dict]]:
     return rows, battles
 
 
-def build_corpus(data_root: Path, sources: list[str], max_rows_per_source: int | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+def build_corpus(
+    data_root: Path, sources: list[str], max_rows_per_source: int | None = None, seed: int = 0
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Load every configured source into one corpus and one battle table (deterministic order).
 
-    `max_rows_per_source` (tiny CI configs only) keeps the first N labelled rows of each source and
-    only the battles on their prompts."""
+    `max_rows_per_source` (CPU-budget and CI configs) keeps a seeded random sample of N labelled
+    rows of each source (a source's file order groups its sub-datasets, so the first N would not
+    do) and only the battles on their prompts."""
     data_root = Path(data_root)
     loaders = {
         "routerbench-zs": lambda: load_routerbench(data_root / "routerbench-zs"),
@@ -275,8 +279,9 @@ def build_corpus(data_root: Path, sources: list[str], max_rows_per_source: int |
         if name not in loaders:
             raise DataError(f"config 'corpus.sources': unknown source {name!r}; known: {sorted(loaders)}")
         r, b = loaders[name]()
-        if max_rows_per_source:
-            r = r[:max_rows_per_source]
+        if max_rows_per_source and len(r) > max_rows_per_source:
+            keep = sorted(random.Random(f"{seed}:{name}").sample(range(len(r)), max_rows_per_source))
+            r = [r[i] for i in keep]
             kept = {row["prompt"] for row in r}
             b = [battle for battle in b if battle["prompt"] in kept]
         rows += r
