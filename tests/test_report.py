@@ -31,7 +31,7 @@ def test_claims_hold_for_an_informative_router_and_fail_for_a_reversed_one(tmp_p
     )
     [row] = claim_rows(table, boot, FULL, ["reversed"])
     assert row.endswith("holds (CIs exclude 0) |")
-    [row] = claim_rows(table, {FULL: boot["reversed"], "reversed": boot[FULL]}, "reversed", [FULL])
+    [row] = claim_rows(table, boot, "reversed", [FULL])
     assert row.startswith("| Reversed vs RAGRouter |") and row.endswith("fails |")
     assert "RAGRouter" in table_markdown(table, "mmlu", boot) and "37.25 / 71.89 / 0.589" in table_markdown(table, "mmlu", boot)
 
