@@ -155,3 +155,13 @@ def test_alpaca_preference_out_of_range_names_the_row(tmp_path):
         fh.write("\n".join(json.dumps(r) for r in rows))
     with pytest.raises(DataError, match=r"row 1: field 'preference'"):
         C.load_alpaca_battles(path)
+
+
+def test_max_rows_per_source_is_a_seeded_sample_with_its_battles(data_dir):
+    full, _ = C.build_corpus(data_dir, ["arena-bench-v1"])
+    small, battles = C.build_corpus(data_dir, ["arena-bench-v1"], max_rows_per_source=50, seed=0)
+    again, _ = C.build_corpus(data_dir, ["arena-bench-v1"], max_rows_per_source=50, seed=0)
+    other, _ = C.build_corpus(data_dir, ["arena-bench-v1"], max_rows_per_source=50, seed=1)
+    assert small.height == 50 and small.equals(again) and not small.equals(other)
+    assert set(small["id"]) <= set(full["id"]) and small["id"].to_list() != full["id"].head(50).to_list()
+    assert set(battles["prompt"]) <= set(small["prompt"])
