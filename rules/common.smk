@@ -43,6 +43,15 @@ def benchmark_subsample(wildcards):
     return value.get(wildcards.benchmark, 1) if isinstance(value, dict) else value
 
 
+def training_prompt_files(wildcards):
+    """Every file whose prompts any router trains on or retrieves from (the augmented corpus is a
+    superset of every RAGRouter variant's training rows and knowledge base)."""
+    files = {"corpus": "resources/corpus/corpus.parquet", "battles": "resources/corpus/battles.parquet"}
+    if RAGROUTER_VARIANTS:
+        files["augmented"] = "resources/ragrouter/augmented.parquet"
+    return files
+
+
 def router_seeds(router_id):
     """Random router: RouteLLM's iterations; trained routers: the configured training seeds."""
     if router_id == "random":

@@ -55,8 +55,8 @@ rule build_corpus:
 
 rule train_prompt_hashes:
     input:
-        corpus="resources/corpus/corpus.parquet",
-        battles="resources/corpus/battles.parquet",
+        unpack(training_prompt_files),
+        benchmarks=expand("resources/benchmarks/{benchmark}.parquet", benchmark=config["benchmarks"]),
     output:
         "results/data/train_prompt_sha1.txt.gz",
     log:
