@@ -433,3 +433,89 @@ def expand_grid(params: dict, keys: Sequence[str]) -> list[dict]:
 def selection_key(record: dict, select: str) -> tuple | None:
     """Public form of the epoch-selection key (larger is better) for comparing grid candidates."""
     return _selection_key(record, select)
+
+
+def fit_battle_head(
+    name: str,
+    corpus,
+    battles,
+    encoder,
+    params: dict,
+    seed: int,
+    grid_keys: Sequence[str],
+    make_net,
+    make_router,
+    noise_key: str,
+    optimizer: str = "adam",
+):
+    """The training loop MF and P2L share: battles -> per-prompt BT data, a grid of candidates each
+    trained with `train_score_head` and selected on validation, the best kept.
+
+    `make_net(config, n_models, dim)` builds a candidate's module; `make_router(net, models, strong,
+    weak)` freezes it into a router (whose `params` get the tuned values)."""
+    import time
+
+    import torch
+
+    set_seeds(seed)
+    started = time.perf_counter()
+    strong, weak = params["strong_model"], params["weak_model"]
+    train_b = check_battles(train_split(battles))
+    models = model_vocabulary(train_b)
+    for model in (strong, weak):
+        if model not in models:
+            raise ValueError(f"{name}: routed model {model!r} has no training battles")
+    t0 = time.perf_counter()
+    data = prompt_battles(train_b, models, encoder, params["tie_mode"])
+    logger.info(
+        f"{name}: {train_b.height} training battles, {len(models)} models, {len(data.embeddings)} prompts embedded in "
+        f"{time.perf_counter() - t0:.1f}s; {data.n_battles:.0f} battles used (tie_mode={params['tie_mode']})"
+    )
+    if data.n_battles == 0:
+        raise ValueError(f"{name}: no training battles left")
+    val_b = check_battles(train_split(battles, "validation"))
+    val_data = prompt_battles(val_b, models, encoder, params["tie_mode"]) if val_b.height else None
+    val_prompts, val_labels = routed_validation(corpus, strong, weak)
+    val_emb = encoder.encode(val_prompts) if val_prompts else None
+    logger.info(f"{name}: validation: {0 if val_data is None else val_data.n_battles:.0f} battles, {len(val_prompts)} routed-pair labelled prompts")
+    select = resolve_select(params["select"], val_labels, val_data)
+    strong_id, weak_id = models.index(strong), models.index(weak)
+
+    def evaluate(module) -> dict:
+        with torch.no_grad():
+
+            def score(x):
+                return module(torch.as_tensor(np.asarray(x, dtype=np.float32))).double().numpy()
+
+            return head_metrics(score, val_data, val_emb, val_labels, strong_id, weak_id)
+
+    router, best_key, best_epoch, n_epochs = None, None, 0, 0
+    for config in expand_grid(params, grid_keys):
+        set_seeds(seed)
+        net = make_net(config, len(models), data.embeddings.shape[1])
+        history, epoch = train_score_head(
+            net,
+            data,
+            epochs=int(config["epochs"]),
+            batch_prompts=int(config["batch_prompts"]),
+            lr=float(config["lr"]),
+            weight_decay=float(config["weight_decay"]),
+            noise=float(config[noise_key]),
+            seed=seed,
+            evaluate=evaluate,
+            select=select,
+            patience=int(config["patience"]),
+            name=name,
+            optimizer=optimizer,
+        )
+        key = selection_key(history[epoch - 1], select) if epoch >= 1 else None
+        tuned = {k: config[k] for k in grid_keys}
+        logger.info(f"{name}: candidate {tuned}: best epoch {epoch}, validation {history[epoch - 1] if epoch >= 1 else {}}")
+        if router is None or (key is not None and (best_key is None or key > best_key)):
+            router = make_router(net, models, strong, weak)
+            router.params, best_key, best_epoch, n_epochs = tuned, key, epoch, len(history)
+    if val_emb is not None:
+        auc = roc_auc(val_labels, router.strong_win_rates_from_embeddings(val_emb))
+        logger.info(f"{name}: chose {router.params}, epoch {best_epoch}; validation ROC-AUC {auc:.4f}")
+    logger.info(f"{name}: trained in {time.perf_counter() - started:.1f}s (the chosen candidate ran {n_epochs} epochs)")
+    return router

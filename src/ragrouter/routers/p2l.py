@@ -33,29 +33,16 @@ Params (config `routers.p2l`, all optional):
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
-from loguru import logger
 
 from ragrouter.data.benchmarks import STRONG_MODEL, WEAK_MODEL
 from ragrouter.routers.base import Router
 from ragrouter.routers.bradley_terry import (
-    check_battles,
-    expand_grid,
-    head_metrics,
-    model_vocabulary,
-    prompt_battles,
-    resolve_select,
-    roc_auc,
-    routed_validation,
-    selection_key,
-    set_seeds,
+    fit_battle_head,
     sigmoid,
-    train_score_head,
-    train_split,
 )
 
 DEFAULTS = {
@@ -130,69 +117,18 @@ def _layers(net) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def train(corpus: pl.DataFrame, battles: pl.DataFrame, encoder, params: dict | None, seed: int) -> P2LRouter:
-    """Train the P2L head on the training battles; pick the epoch on the validation split."""
-    import torch
-
+    """Train the P2L head on the training battles; pick the candidate and epoch on the validation split."""
     params = {**DEFAULTS, **(params or {})}
-    set_seeds(seed)
-    started = time.perf_counter()
-    strong, weak = params["strong_model"], params["weak_model"]
-    train_b = check_battles(train_split(battles))
-    models = model_vocabulary(train_b)
-    for model in (strong, weak):
-        if model not in models:
-            raise ValueError(f"p2l: routed model {model!r} has no training battles")
-    t0 = time.perf_counter()
-    data = prompt_battles(train_b, models, encoder, params["tie_mode"])
-    logger.info(
-        f"p2l: {train_b.height} training battles, {len(models)} models, {len(data.embeddings)} prompts embedded in "
-        f"{time.perf_counter() - t0:.1f}s; {data.n_battles:.0f} battles used (tie_mode={params['tie_mode']})"
+    return fit_battle_head(
+        "p2l",
+        corpus,
+        battles,
+        encoder,
+        params,
+        seed,
+        GRID_KEYS,
+        make_net=lambda config, n_models, dim: _make_head(dim, n_models, int(config["hidden"]), float(config["dropout"])),
+        make_router=lambda net, models, strong, weak: P2LRouter(encoder, models, _layers(net), strong_model=strong, weak_model=weak),
+        noise_key="noise",
+        optimizer="adamw",
     )
-    if data.n_battles == 0:
-        raise ValueError("p2l: no training battles left")
-    val_b = check_battles(train_split(battles, "validation"))
-    val_data = prompt_battles(val_b, models, encoder, params["tie_mode"]) if val_b.height else None
-    val_prompts, val_labels = routed_validation(corpus, strong, weak)
-    val_emb = encoder.encode(val_prompts) if val_prompts else None
-    logger.info(f"p2l: validation: {0 if val_data is None else val_data.n_battles:.0f} battles, {len(val_prompts)} routed-pair labelled prompts")
-    select = resolve_select(params["select"], val_labels, val_data)
-    strong_id, weak_id = models.index(strong), models.index(weak)
-
-    def evaluate(module) -> dict:
-        with torch.no_grad():
-
-            def score(x):
-                return module(torch.as_tensor(np.asarray(x, dtype=np.float32))).double().numpy()
-
-            return head_metrics(score, val_data, val_emb, val_labels, strong_id, weak_id)
-
-    router, best_key, best_epoch, n_epochs = None, None, 0, 0
-    for config in expand_grid(params, GRID_KEYS):
-        set_seeds(seed)
-        net = _make_head(data.embeddings.shape[1], len(models), int(config["hidden"]), float(config["dropout"]))
-        history, epoch = train_score_head(
-            net,
-            data,
-            epochs=int(config["epochs"]),
-            batch_prompts=int(config["batch_prompts"]),
-            lr=float(config["lr"]),
-            weight_decay=float(config["weight_decay"]),
-            noise=float(config["noise"]),
-            seed=seed,
-            evaluate=evaluate,
-            select=select,
-            patience=int(config["patience"]),
-            name="p2l",
-            optimizer="adamw",
-        )
-        key = selection_key(history[epoch - 1], select) if epoch >= 1 else None
-        tuned = {k: config[k] for k in GRID_KEYS}
-        logger.info(f"p2l: candidate {tuned}: best epoch {epoch}, validation {history[epoch - 1] if epoch >= 1 else {}}")
-        if router is None or (key is not None and (best_key is None or key > best_key)):
-            router = P2LRouter(encoder, models, _layers(net), strong_model=strong, weak_model=weak)
-            router.params, best_key, best_epoch, n_epochs = tuned, key, epoch, len(history)
-    if val_emb is not None:
-        auc = roc_auc(val_labels, router.strong_win_rates_from_embeddings(val_emb))
-        logger.info(f"p2l: chose {router.params}, epoch {best_epoch}; validation ROC-AUC {auc:.4f}")
-    logger.info(f"p2l: trained in {time.perf_counter() - started:.1f}s (the chosen candidate ran {n_epochs} epochs)")
-    return router
