@@ -13,6 +13,7 @@ from ragrouter.routers import bert_classifier as bc
 from ragrouter.routers.ragrouter import (
     DEFAULT_RAG_PARAMS,
     FeatureTable,
+    family_exclusions,
     parse_variant,
     rag_texts,
     variant_name,
@@ -41,10 +42,20 @@ def test_rag_texts_retrieve_neighbours_and_never_the_query_itself():
     texts = ["easy one", "easy two", "hard one", "hard two"]
     kb = KnowledgeBase.build(vectors, texts, [0, 0, 1, 1], [5, 5, 1, 2], {"index": "flat", "use_gpu": False})
     params = {**DEFAULT_RAG_PARAMS, "neighbours": 1}
-    out = rag_texts(kb, ["hard one", "new easy"], np.array([[5.0, 5.0], [0.05, 0.0]], dtype=np.float32), params, exclude_own_text=True)
+    out = rag_texts(kb, ["hard one", "new easy"], np.array([[5.0, 5.0], [0.05, 0.0]], dtype=np.float32), params, kb.ids_with_text(["hard one", "new easy"]))
     assert out[0].startswith("Query: hard one") and "suited model: strong | weak-model score: 2/5 | hard two" in out[0]
     assert "suited model: weak" in out[1]
     assert rag_texts(None, ["q"], None, params) == ["q"]
+
+
+def test_family_exclusions_hide_a_querys_parent_and_augmented_siblings():
+    texts = ["parent q", "parent q reworded", "other q"]
+    kb = KnowledgeBase.build(np.eye(3, dtype=np.float32), texts, [1, 1, 0], [1, 1, 5], {"index": "flat", "use_gpu": False})
+    rows = pl.DataFrame({"id": ["a:1", "a:1#syn1", "b:2"], "prompt": texts})
+    queries = pl.DataFrame({"id": ["a:1#sem1", "b:2"], "prompt": ["parent q, in other words", "other q"]})
+    assert family_exclusions(kb, queries, rows) == [[0, 1], [2]]
+    ids, _ = kb.search(np.array([[1.0, 0.0, 0.0]], dtype=np.float32), 1, family_exclusions(kb, queries[:1], rows))
+    assert ids.tolist() == [[2]]  # the nearest entries are its own family: skipped
 
 
 def test_weak_score_scheme_scores_probability_of_scores_1_to_3():
@@ -65,7 +76,12 @@ def encoder_dir(tmp_path_factory) -> str:
 def test_trains_on_rag_prompts_with_feature_head_and_round_trips(encoder_dir, tmp_path):
     """Planted: hard prompts sit near strong-labelled KB entries (in feature space); the trained router
     ranks a new hard prompt above a new easy one, and a saved router scores identically."""
-    from test_router_bert_classifier import PROBE_EASY, PROBE_HARD, TEST_PARAMS, planted_corpus
+    from test_router_bert_classifier import (
+        PROBE_EASY,
+        PROBE_HARD,
+        TEST_PARAMS,
+        planted_corpus,
+    )
 
     from ragrouter.routers.ragrouter import RAGRouter, load, train
 
@@ -79,7 +95,8 @@ def test_trains_on_rag_prompts_with_feature_head_and_round_trips(encoder_dir, tm
     features = FeatureTable([path])
     train_rows = corpus.filter(pl.col("split") == "train")
     kb = KnowledgeBase.build(features(train_rows["prompt"].to_list()), train_rows["prompt"].to_list(), train_rows["label"].to_list(), train_rows["weak_score"].to_list(), {"use_gpu": False})
-    router = train(train_rows, corpus.filter(pl.col("split") == "validation"), kb, features, {"neighbours": [1, 2]}, TEST_PARAMS, 0, encoder_dir)
+    validation = corpus.filter(pl.col("split") == "validation")
+    router = train(train_rows, validation, kb, features, train_rows, {"neighbours": [1, 2]}, TEST_PARAMS, 0, encoder_dir)
     assert router.params["neighbours"] in (1, 2) and router.classifier.feature_head is not None
     hard_score, easy_score = router.strong_win_rates([PROBE_HARD, PROBE_EASY])
     assert hard_score > easy_score

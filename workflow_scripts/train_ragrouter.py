@@ -23,5 +23,6 @@ corpus = pl.read_parquet(inputs.corpus)
 rows = pl.read_parquet(inputs.queries) if rag else corpus.filter(pl.col("split") == "train")  # rag=off: all training rows
 validation = corpus.filter(pl.col("split") == "validation")
 features = ragrouter.FeatureTable([inputs.features])
-router = ragrouter.train(rows, validation, kb, features, snakemake.params.rag, snakemake.params.classifier, seed, inputs.model)  # noqa: F821
+family_rows = corpus.filter(pl.col("split") == "train")
+router = ragrouter.train(rows, validation, kb, features, family_rows, snakemake.params.rag, snakemake.params.classifier, seed, inputs.model)  # noqa: F821
 save_checkpoint(router, snakemake.output[0])  # noqa: F821

@@ -232,11 +232,16 @@ def split_kb(corpus: pl.DataFrame, fraction: float = 0.7, seed: int = 0) -> tupl
     """Train rows -> (knowledge base, queries), ~fraction : 1 - fraction per routing label.
 
     Stratified by label; identical prompts stay on one side (stratified by the label of their first
-    row) so no query can retrieve a copy of itself with its own label.
+    row) so no query can retrieve a copy of itself with its own label. fraction 1.0 is cross-fitting:
+    every train row is both in the KB and a query (the caller must then exclude each query's own
+    family from its retrieval, see `ragrouter.routers.ragrouter.family_exclusions`).
     """
-    if not 0.0 < fraction < 1.0:
-        raise ValueError(f"split_kb: fraction must lie in (0, 1), got {fraction}")
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"split_kb: fraction must lie in (0, 1], got {fraction}")
     train = corpus.filter(pl.col("split") == "train") if "split" in corpus.columns else corpus
+    if fraction == 1.0:
+        logger.info(f"split_kb: cross-fitting: all {train.height} train rows are KB entries and queries")
+        return train, train
     firsts = train.select("prompt", "label").unique(subset=["prompt"], keep="first", maintain_order=True)
     rng = np.random.default_rng(seed)
     kb_prompts: set[str] = set()

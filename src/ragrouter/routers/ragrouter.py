@@ -72,17 +72,33 @@ class FeatureTable:
         return np.stack([self.vectors[k] for k in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
 
 
+def family(row_id: str) -> str:
+    """The source row an id descends from: augmented variants `<id>#syn1` / `#sem1` share it."""
+    return row_id.split("#", 1)[0]
+
+
+def family_exclusions(kb: KnowledgeBase, queries: pl.DataFrame, family_rows: pl.DataFrame) -> list[list[int]]:
+    """Per query, the KB ids it must not retrieve: its own text and every KB entry of its family
+    (the parent and its augmented variants carry the parent's label, so retrieving them would leak
+    the query's own label into its training input). `family_rows` (id, prompt) maps KB texts to families."""
+    families_of_text: dict[str, set[str]] = {}
+    for row_id, prompt in zip(family_rows["id"].to_list(), family_rows["prompt"].to_list(), strict=True):
+        families_of_text.setdefault(prompt, set()).add(family(row_id))
+    kb_ids_of_family: dict[str, list[int]] = {}
+    for kb_id, text in enumerate(kb.texts):
+        for fam in families_of_text.get(text, ()):
+            kb_ids_of_family.setdefault(fam, []).append(kb_id)
+    own = kb.ids_with_text(queries["prompt"].to_list())
+    return [sorted(set(o) | set(kb_ids_of_family.get(family(i), []))) for o, i in zip(own, queries["id"].to_list(), strict=True)]
+
+
 def rag_texts(
-    kb: KnowledgeBase | None, prompts: Sequence[str], vectors: np.ndarray | None, params: dict[str, Any], exclude_own_text: bool = False
+    kb: KnowledgeBase | None, prompts: Sequence[str], vectors: np.ndarray | None, params: dict[str, Any], exclude: list[list[int]] | None = None
 ) -> list[str]:
     """The classifier's input per prompt: the RAG prompt, or the bare query when `kb` is None.
-
-    `exclude_own_text`: a prompt never retrieves a KB copy of itself (training queries that also
-    occur in the KB would otherwise read their own label).
-    """
+    `exclude[i]`: KB ids prompt i must not retrieve (see `family_exclusions`)."""
     if kb is None:
         return list(prompts)
-    exclude = kb.ids_with_text(prompts) if exclude_own_text else None
     ids, dist = kb.search(vectors, params["neighbours"], exclude)
     return [
         rag_prompt(q if len(q) <= params["query_chars"] else q[: params["query_chars"]] + "…", nbs, params["neighbour_chars"])
@@ -149,13 +165,15 @@ def train(
     validation: pl.DataFrame,
     kb: KnowledgeBase | None,
     features: FeatureTable,
+    family_rows: pl.DataFrame,
     params: dict[str, Any],
     classifier_params: dict[str, Any],
     seed: int,
     model_dir: str,
 ) -> RAGRouter:
-    """Fine-tune the 5-class classifier on `rows` (rag=on: the 30 % query split, as RAG prompts;
-    rag=off: every training row, bare); the validation rows, built the same way, choose the epoch.
+    """Fine-tune the 5-class classifier on `rows` (rag=on: the query split, as RAG prompts that never
+    retrieve their own family from `family_rows`; rag=off: every training row, bare); the validation
+    rows, built the same way, choose the epoch.
     A list of `neighbours` is a grid for K, chosen on validation (`choose_neighbours`)."""
     p = {**DEFAULT_RAG_PARAMS, **params}
     if kb is not None and isinstance(p["neighbours"], list):
@@ -164,7 +182,8 @@ def train(
     for split, part in (("train", rows), ("validation", validation)):
         prompts = part["prompt"].to_list()
         vectors = features(prompts)
-        texts = rag_texts(kb, prompts, vectors, p, exclude_own_text=True)
+        exclude = family_exclusions(kb, part, family_rows) if kb is not None else None
+        texts = rag_texts(kb, prompts, vectors, p, exclude)
         frames.append(
             part.select("weak_score", "label").with_columns(
                 pl.Series("prompt", texts), pl.Series("features", vectors.tolist(), dtype=pl.List(pl.Float32)), pl.lit(split).alias("split")
@@ -181,4 +200,4 @@ def train(
     return router
 
 
-__all__ = ["DEFAULT_RAG_PARAMS", "FeatureTable", "RAGRouter", "choose_neighbours", "load", "parse_variant", "rag_texts", "train", "variant_name"]
+__all__ = ["DEFAULT_RAG_PARAMS", "FeatureTable", "RAGRouter", "choose_neighbours", "family_exclusions", "load", "parse_variant", "rag_texts", "train", "variant_name"]
