@@ -19,6 +19,7 @@ include: "rules/features.smk"
 include: "rules/routers.smk"
 include: "rules/ragrouter.smk"
 include: "rules/evaluate.smk"
+include: "rules/serving.smk"
 
 
 rule all:

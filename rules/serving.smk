@@ -1,0 +1,25 @@
+# Serving check: the full RAGRouter routes raw prompts end to end (ragrouter.serve, `ragrouter route`).
+
+rule serving_check:
+    input:
+        router=f"resources/routers/{FULL_RAGROUTER}/seed-{config['seeds'][0]}",
+        encoder=f"resources/models/{ragrouter_setting('fusion', {}).get('encoder', 'encoder')}",
+        fusion="resources/ragrouter/fusion",
+        corpus="resources/corpus/corpus.parquet",
+        benchmark=f"resources/benchmarks/{serving_setting('benchmark', 'mmlu')}.parquet",
+        scores=f"results/scores/{serving_setting('benchmark', 'mmlu')}/{FULL_RAGROUTER}/seed-{config['seeds'][0]}.parquet",
+    output:
+        report("results/serving/serving_check.json", caption="../report/serving.rst", category="Report"),
+    params:
+        router_id=FULL_RAGROUTER,
+        benchmark=serving_setting("benchmark", "mmlu"),
+        strong_percent=serving_setting("strong_percent", 50),
+    threads: 2
+    log:
+        "logs/serving_check/serving_check.log",
+    benchmark:
+        "logs/benchmarks/serving_check/serving_check.tsv"
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../workflow_scripts/serving_check.py"

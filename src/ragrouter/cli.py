@@ -1,0 +1,108 @@
+"""`ragrouter route`: route prompts with a trained RAGRouter from the command line.
+
+    ragrouter route --router resources/routers/ragrouter_aug-on_sample-on_feat-on_rag-on/seed-0 \\
+        --encoder resources/models/encoder --fusion resources/ragrouter/fusion \\
+        --strong-percent 50 --calibration resources/corpus/corpus.parquet --input prompts.txt
+
+Input: a text file (one prompt per line), a .jsonl file of {"prompt": ...} objects or a .parquet
+file with a `prompt` column; `-` reads lines from stdin. Output: one JSON object per prompt
+(strong win rate and the model it is routed to).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import polars as pl
+import torch
+
+from ragrouter.io import atomic_path, setup_logging
+
+
+def read_prompts(source: str) -> list[str]:
+    """Prompts from a text, .jsonl or .parquet file, or from stdin (`-`); a clear error names the bad row."""
+    if source == "-":
+        return [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    path = Path(source)
+    if not path.exists():
+        raise SystemExit(f"ragrouter route: input file {path} does not exist")
+    if path.suffix == ".parquet":
+        table = pl.read_parquet(path)
+        if "prompt" not in table.columns:
+            raise SystemExit(f"ragrouter route: {path} has no `prompt` column (columns: {table.columns})")
+        return table["prompt"].to_list()
+    if path.suffix == ".jsonl":
+        prompts = []
+        for row, line in enumerate(path.read_text().splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                prompts.append(str(json.loads(line)["prompt"]))
+            except (json.JSONDecodeError, KeyError, TypeError) as err:
+                raise SystemExit(f"ragrouter route: {path} line {row}: field `prompt` missing or not JSON ({err})") from err
+        return prompts
+    return [line for line in path.read_text().splitlines() if line.strip()]
+
+
+def route_command(args: argparse.Namespace) -> None:
+    from ragrouter import serve
+
+    setup_logging(None, level="INFO" if args.verbose else "WARNING")
+    torch.set_num_threads(args.threads)
+    if (args.threshold is None) == (args.strong_percent is None):
+        raise SystemExit("ragrouter route: give exactly one of --threshold or --strong-percent")
+    if args.strong_percent is not None and not args.calibration:
+        raise SystemExit("ragrouter route: --strong-percent needs --calibration (a corpus parquet from the training distribution)")
+    router = serve.load_router(args.router, args.encoder, args.fusion, args.max_length)
+    threshold = args.threshold
+    if threshold is None:
+        calibration_scores, *_ = serve.timed_scores(router, serve.calibration_prompts(args.calibration, args.calibration_limit))
+        threshold = serve.calibrate_threshold(calibration_scores, args.strong_percent)
+        print(f"threshold {threshold:.6f} sends {args.strong_percent:g}% of {len(calibration_scores)} calibration prompts to the strong model", file=sys.stderr)
+    prompts = read_prompts(args.input)
+    scores, rate, _ = serve.timed_scores(router, prompts)
+    strong = serve.route(scores, threshold)
+    lines = [
+        json.dumps({"prompt": p, "strong_win_rate": round(float(s), 6), "model": args.strong_model if is_strong else args.weak_model}) + "\n"
+        for p, s, is_strong in zip(prompts, scores, strong, strict=True)
+    ]
+    if args.output == "-":
+        sys.stdout.writelines(lines)
+    else:
+        with atomic_path(args.output) as tmp:
+            tmp.write_text("".join(lines))
+    print(f"routed {len(prompts)} prompts ({int(strong.sum())} strong) at {rate:.1f} prompts/s", file=sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ragrouter", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("route", help="route prompts to the strong or the weak model")
+    r.add_argument("--router", required=True, help="RAGRouter checkpoint folder (rule train_ragrouter)")
+    r.add_argument("--encoder", required=True, help="the encoder folder the router was trained with (resources/models/encoder)")
+    r.add_argument("--fusion", help="fusion encoder folder (resources/ragrouter/fusion) for feat=on routers")
+    r.add_argument("--max-length", type=int, help="feat=off routers: word pieces per query, as the workflow's fusion params")
+    r.add_argument("--threshold", type=float, help="route to the strong model when the strong win rate >= this")
+    r.add_argument("--strong-percent", type=float, help="target %% of strong calls, calibrated on --calibration")
+    r.add_argument("--calibration", help="corpus parquet; its validation split calibrates the threshold")
+    r.add_argument("--calibration-limit", type=int, default=2000, help="at most this many calibration prompts")
+    r.add_argument("--input", default="-", help="prompts: text lines, .jsonl or .parquet; - for stdin")
+    r.add_argument("--output", default="-", help="JSON lines out; - for stdout")
+    r.add_argument("--strong-model", default="gpt-4-1106-preview")
+    r.add_argument("--weak-model", default="mistralai/Mixtral-8x7B-Instruct-v0.1")
+    r.add_argument("--threads", type=int, default=max(1, torch.get_num_threads()))
+    r.add_argument("--verbose", action="store_true")
+    r.set_defaults(func=route_command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

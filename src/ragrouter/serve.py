@@ -1,0 +1,96 @@
+"""Serving a trained RAGRouter: score new prompts end to end and route them to the strong or weak model.
+
+In the workflow, query vectors are precomputed per prompt set (rule encode_features); a served
+router computes them on the fly with the same frozen encoders. Routing follows RouteLLM: a prompt
+goes to the strong model when its strong win rate is >= the threshold, and the threshold for a
+target share of strong calls is the matching quantile of the scores of a calibration set drawn from
+the training distribution (RouteLLM calibrates on Chatbot Arena prompts; here the corpus'
+validation split), never from the evaluation prompts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import torch
+from loguru import logger
+
+from ragrouter.fusion import DEFAULT_FUSION_PARAMS, FusionEncoder, mean_pooled_semantic
+from ragrouter.routers import ragrouter
+from ragrouter.routers.ragrouter import RAGRouter
+
+
+class QueryFeatures:
+    """Query vectors computed on demand, as rule encode_features computes them: the frozen fusion
+    encoder's `h_fuse_global` (feat=on, `fusion_dir` given; its saved config fixes the tokenisation)
+    or mean-pooled encoder states (feat=off; `max_length` must match the workflow's fusion params)."""
+
+    def __init__(self, encoder_dir: str | Path, fusion_dir: str | Path | None = None, max_length: int | None = None, batch_size: int = 64) -> None:
+        self.encoder_dir = str(encoder_dir)
+        self.max_length = max_length or DEFAULT_FUSION_PARAMS["max_length"]
+        self.batch_size = batch_size
+        self.fusion = FusionEncoder.load(fusion_dir, encoder_dir) if fusion_dir else None
+        self.seconds = 0.0  # time spent computing vectors, for the throughput breakdown
+
+    def __call__(self, prompts: Sequence[str]) -> np.ndarray:
+        start = time.perf_counter()
+        if self.fusion is not None:
+            vectors = self.fusion.encode(list(prompts), batch_size=self.batch_size, progress=False)
+        else:
+            truncation = DEFAULT_FUSION_PARAMS["truncation"]
+            vectors = mean_pooled_semantic(list(prompts), self.encoder_dir, self.max_length, self.batch_size, truncation, progress=False)
+        self.seconds += time.perf_counter() - start
+        return vectors
+
+
+def load_router(router_dir: str | Path, encoder_dir: str | Path, fusion_dir: str | Path | None = None, max_length: int | None = None) -> RAGRouter:
+    """A RAGRouter checkpoint (rule train_ragrouter) ready to score raw prompts."""
+    router = ragrouter.load(router_dir)
+    router.features = QueryFeatures(encoder_dir, fusion_dir, max_length)
+    return router
+
+
+def calibrate_threshold(scores: np.ndarray, strong_percent: float) -> float:
+    """The threshold that sends `strong_percent` % of the calibration prompts to the strong model
+    (RouteLLM's calibrate_threshold: the (1 - p) quantile of the strong win rates)."""
+    if not 0.0 <= strong_percent <= 100.0:
+        raise ValueError(f"strong_percent must be within [0, 100], got {strong_percent}")
+    if len(scores) == 0:
+        raise ValueError("calibration needs at least one prompt")
+    return float(np.quantile(np.asarray(scores, dtype=np.float64), 1.0 - strong_percent / 100.0))
+
+
+def route(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """True where the strong model is called (score >= threshold, as RouteLLM's Router.route)."""
+    return np.asarray(scores) >= threshold
+
+
+def calibration_prompts(corpus_path: str | Path, limit: int | None = None, seed: int = 0) -> list[str]:
+    """Prompts of the corpus' validation split (every row when the file has no `split` column)."""
+    table = pl.read_parquet(corpus_path)
+    if "prompt" not in table.columns:
+        raise ValueError(f"{corpus_path}: no `prompt` column; columns are {table.columns}")
+    if "split" in table.columns:
+        table = table.filter(pl.col("split") == "validation")
+    prompts = table["prompt"].unique(maintain_order=True)
+    if limit is not None and len(prompts) > limit:
+        prompts = prompts.sample(limit, seed=seed)
+    return prompts.to_list()
+
+
+def timed_scores(router: RAGRouter, prompts: Sequence[str]) -> tuple[np.ndarray, float, float]:
+    """Strong win rates, the prompts/s of the whole path (features, retrieval, classifier) and the
+    share of that time spent on the query vectors."""
+    features_before = getattr(router.features, "seconds", 0.0)
+    start = time.perf_counter()
+    with torch.inference_mode():
+        scores = router.strong_win_rates(list(prompts))
+    elapsed = max(time.perf_counter() - start, 1e-9)
+    features_share = (getattr(router.features, "seconds", 0.0) - features_before) / elapsed
+    rate = len(prompts) / elapsed
+    logger.info(f"route: {len(prompts)} prompts in {elapsed:.1f} s ({rate:.1f} prompts/s, {torch.get_num_threads()} threads; {100 * features_share:.0f}% on query vectors)")
+    return scores, rate, features_share
