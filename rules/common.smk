@@ -3,6 +3,7 @@
 from snakemake.utils import validate
 
 from ragrouter.data.sources import datasets, resolve_data_dir
+from ragrouter.report import FULL as FULL_RAGROUTER
 from ragrouter.routers.ragrouter import VARIANT_RE, variant_name
 from ragrouter.train import EMBEDDING_KINDS as EMBEDDING_ROUTER_KINDS
 
@@ -148,6 +149,20 @@ def feature_inputs(wildcards):
 
 def ragrouter_setting(key, default):
     return config.get("ragrouter", {}).get(key, default)
+
+
+def serving_setting(key, default):
+    return config.get("serving", {}).get(key, default)
+
+
+def report_context_files(wildcards):
+    """What the report describes besides the tables: the data at each stage and the serving check."""
+    files = {"corpus_summary": "results/data/corpus_summary.csv", "corpus": "resources/corpus/corpus.parquet"}
+    if FULL_RAGROUTER in RAGROUTER_VARIANTS:
+        files["augmented"] = "resources/ragrouter/augmented.parquet"
+        files["sampled"] = "resources/ragrouter/aug-on_sample-on.parquet"
+        files["serving"] = "results/serving/serving_check.json"
+    return files
 
 
 def all_scores(wildcards):

@@ -41,6 +41,7 @@ rule make_table:
 
 rule make_report:
     input:
+        unpack(report_context_files),
         tables=expand("results/{table}.csv", table=config["tables"]),
         scores=all_scores,
         benchmarks=expand("resources/benchmarks/{benchmark}.parquet", benchmark=config["benchmarks"]),
@@ -49,6 +50,8 @@ rule make_report:
     params:
         tables=config["tables"],
         benchmark_dir="logs/benchmarks",
+        models=config["models"],
+        subsample=config.get("benchmark_subsample", 1),
     log:
         "logs/make_report/make_report.log",
     conda:

@@ -42,3 +42,22 @@ def test_rule_times_sum_benchmark_files(tmp_path):
         (tmp_path / rule / name).write_text(f"s\th:m:s\n{seconds}\t0:00:00\n")
     times = rule_times(tmp_path)
     assert times.to_dicts() == [{"rule": "a", "jobs": 2, "seconds": 90.0}, {"rule": "b", "jobs": 1, "seconds": 6.0}]
+
+
+def test_data_section_counts_training_rows_per_stage_and_serving_section_reads_its_json(tmp_path):
+    import json
+
+    from ragrouter.report import data_and_models_section, serving_section
+
+    summary = tmp_path / "summary.csv"
+    pl.DataFrame({"source": ["a"], "rows": [3]}).write_csv(summary)
+    stage = tmp_path / "stage.parquet"
+    pl.DataFrame({"prompt": ["p", "p", "q", "v"], "label": [1, 1, 0, 1], "split": ["train", "train", "train", "validation"]}).write_parquet(stage)
+    text = "\n".join(data_and_models_section(str(summary), {"augmented": str(stage)}, {"encoder": "package:x"}, {"mmlu": 10}))
+    assert "| augmented | `" in text and "| 3 | 2 | 0.667 |" in text  # 3 train rows, 2 distinct prompts, 2/3 strong
+    assert "`package:x`" in text and "mmlu: N = 10" in text
+    serving = tmp_path / "serving.json"
+    fields = {"router": FULL, "benchmark": "mmlu", "benchmark_prompts": 1404, "prompts_per_s": 123.4, "threads": 2, "threshold": 0.5, "features_time_share": 0.6}
+    fields |= {"strong_percent_target": 50, "calibration_prompts": 311, "benchmark_strong_percent": 47.2, "max_abs_diff_vs_workflow_scores": 1e-7}
+    serving.write_text(json.dumps(fields))
+    assert "at 123.4 prompts/s on 2 CPU threads" in "\n".join(serving_section(str(serving)))

@@ -1,4 +1,4 @@
-"""results/REPORT.md from the tables, score files and benchmark: timings of the run."""
+"""results/REPORT.md from the tables, score files, data stages, serving check and benchmark: timings of the run."""
 
 import sys
 
@@ -7,11 +7,15 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821
 from pathlib import Path
 
 from ragrouter.io import setup_logging, write_text
-from ragrouter.report import build_report
+from ragrouter.report import build_report, data_and_models_section, serving_section
 
 setup_logging(snakemake.log[0])  # noqa: F821
-tables = snakemake.params.tables  # noqa: F821
-table_paths = {t: f"results/{t}.csv" for t in tables}
-benchmark_paths = {Path(p).stem: p for p in snakemake.input.benchmarks}  # noqa: F821
-text = build_report(tables, table_paths, benchmark_paths, list(snakemake.input.scores), snakemake.params.benchmark_dir)  # noqa: F821
+inputs, params = snakemake.input, snakemake.params  # noqa: F821
+table_paths = {t: f"results/{t}.csv" for t in params.tables}
+benchmark_paths = {Path(p).stem: p for p in inputs.benchmarks}
+stages = {name: inputs[key] for name, key in [("original corpus", "corpus"), ("augmented (aug)", "augmented"), ("PPL-sampled (aug, sample)", "sampled")] if key in inputs.keys()}
+context = data_and_models_section(inputs.corpus_summary, stages, dict(params.models), params.subsample)
+if "serving" in inputs.keys():
+    context += serving_section(inputs.serving)
+text = build_report(params.tables, table_paths, benchmark_paths, list(inputs.scores), params.benchmark_dir, context=context)
 write_text(text, snakemake.output[0])  # noqa: F821
