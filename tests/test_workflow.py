@@ -46,6 +46,37 @@ def test_bad_config_is_rejected(tmp_path):
     assert code != 0 and "validation_fraction" in out
 
 
+def planned_jobs(target: str, workdir: Path) -> set[tuple[str, str]]:
+    """(rule, outputs) of every job a dry run plans for `target` from nothing."""
+    code, out = run(["-n", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), target])
+    assert code == 0, out
+    jobs, rule = set(), None
+    for line in out.splitlines():
+        if line.startswith(("rule ", "localrule ")):
+            rule = line.split()[1].rstrip(":")
+        elif line.startswith("    output:") and rule:
+            jobs.add((rule, line.split(":", 1)[1].strip()))
+    return jobs
+
+
+def test_each_ablation_wildcard_changes_exactly_the_stage_it_names(tmp_path):
+    """Switching one of aug/sample/feat/rag off re-plans only its own stage and what is downstream of
+    it; every upstream artifact is shared with the full variant."""
+    shutil.copy(ROOT / ".test/config.yaml", tmp_path / "config.yaml")
+    score = "results/scores/mmlu/ragrouter_{}/seed-0.parquet"
+    full = planned_jobs(score.format("aug-on_sample-on_feat-on_rag-on"), tmp_path)
+    downstream = {"build_knowledge_base", "train_ragrouter", "score_ragrouter"}
+    expected = {
+        "aug-off_sample-on_feat-on_rag-on": {"sample_corpus"} | downstream,
+        "aug-on_sample-off_feat-on_rag-on": downstream,
+        "aug-on_sample-on_feat-off_rag-on": {"encode_features"} | downstream,
+        "aug-on_sample-on_feat-on_rag-off": {"train_ragrouter", "score_ragrouter"},
+    }
+    for variant, rules in expected.items():
+        changed = planned_jobs(score.format(variant), tmp_path) - full
+        assert {rule for rule, _ in changed} == rules, variant
+
+
 @pytest.mark.slow
 def test_tiny_workflow_runs_every_rule(tmp_path, data_dir):
     shutil.copy(ROOT / ".test/config.yaml", tmp_path / "config.yaml")
