@@ -29,10 +29,10 @@ def test_claims_hold_for_an_informative_router_and_fail_for_a_reversed_one(tmp_p
             **{m: [float(point[FULL][j]), float(point["reversed"][j])] for j, m in enumerate(["CPT(50%)", "CPT(80%)", "APGR"])},
         }
     )
-    [row] = claim_rows(table, boot, FULL, ["reversed"])
-    assert row.endswith("holds (CIs exclude 0) |")
-    [row] = claim_rows(table, boot, "reversed", [FULL])
-    assert row.startswith("| Reversed vs RAGRouter |") and row.endswith("fails |")
+    [claim] = claim_rows(table, boot, FULL, ["reversed"])
+    assert claim.row.endswith("holds (CIs exclude 0) |")
+    [claim] = claim_rows(table, boot, "reversed", [FULL])
+    assert claim.row.startswith("| Reversed vs RAGRouter |") and claim.row.endswith("fails |")
     assert "RAGRouter" in table_markdown(table, "mmlu", boot) and "37.25 / 71.89 / 0.589" in table_markdown(table, "mmlu", boot)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -104,23 +105,34 @@ def table_markdown(table: pl.DataFrame, benchmark: str, boot: dict[str, np.ndarr
     return "\n".join(lines)
 
 
-def claim_rows(table: pl.DataFrame, boot: dict[str, np.ndarray], target: str, others: Sequence[str], where: str = "") -> list[str]:
+class Claim(NamedTuple):
+    """One "RAGRouter beats `other`" comparison: its verdict and its Markdown table row."""
+
+    other: str
+    verdict: str  # one of VERDICTS
+    row: str
+
+
+VERDICTS = ("holds (CIs exclude 0)", "holds on the point estimate, CI includes 0", "fails")
+
+
+def claim_rows(table: pl.DataFrame, boot: dict[str, np.ndarray], target: str, others: Sequence[str], where: str = "") -> list[Claim]:
     """`target` beats each of `others`: lower CPT(50%)+CPT(80%) and higher APGR, with paired 95% CIs
     of the differences (other - target for CPT, target - other for APGR: positive = target better)."""
     names = dict(zip(table["router_id"], table["router"], strict=True))
     point = {r: np.array([table.filter(pl.col("router_id") == r)[m][0] for m in METRICS]) for r in [target, *others]}
-    rows = []
+    claims = []
     for other in others:
         d_cpt = (point[other][0] + point[other][1]) - (point[target][0] + point[target][1])
         d_apgr = point[target][2] - point[other][2]
         b_cpt = (boot[other][:, 0] + boot[other][:, 1]) - (boot[target][:, 0] + boot[target][:, 1])
         b_apgr = boot[target][:, 2] - boot[other][:, 2]
         (c_lo, c_hi), (a_lo, a_hi) = _interval(b_cpt), _interval(b_apgr)
-        holds = d_cpt > 0 and d_apgr > 0
-        sure = c_lo > 0 and a_lo > 0
-        verdict = "holds (CIs exclude 0)" if sure else ("holds on the point estimate, CI includes 0" if holds else "fails")
-        rows.append(f"| {where}{names[target]} vs {names[other]} | {d_cpt:+.2f} [{c_lo:+.2f}, {c_hi:+.2f}] | {d_apgr:+.3f} [{a_lo:+.3f}, {a_hi:+.3f}] | {verdict} |")
-    return rows
+        sure, holds = c_lo > 0 and a_lo > 0, d_cpt > 0 and d_apgr > 0
+        verdict = VERDICTS[0] if sure else (VERDICTS[1] if holds else VERDICTS[2])
+        row = f"| {where}{names[target]} vs {names[other]} | {d_cpt:+.2f} [{c_lo:+.2f}, {c_hi:+.2f}] | {d_apgr:+.3f} [{a_lo:+.3f}, {a_hi:+.3f}] | {verdict} |"
+        claims.append(Claim(names[other], verdict, row))
+    return claims
 
 
 def rule_times(benchmark_dir: str | Path) -> pl.DataFrame:
@@ -153,7 +165,7 @@ def stage_sizes(stage_files: dict[str, str]) -> pl.DataFrame:
 
 def data_and_models_section(corpus_summary: str, stage_files: dict[str, str], models: dict[str, str], subsample: dict[str, int] | int) -> list[str]:
     """What data and models the run actually used, next to what the thesis used."""
-    out = [
+    return [
         "## Data and models actually used",
         "",
         "The thesis trains on Arena-55k and RouteLLM's gpt4_dataset; neither is reachable offline. The run",
@@ -174,7 +186,6 @@ def data_and_models_section(corpus_summary: str, stage_files: dict[str, str], mo
         "| RAGRouter classifier backbone | the encoder above, fully fine-tuned (5 classes) | Qwen2.5-7B, fully fine-tuned |",
         "",
     ]
-    return out
 
 
 def serving_section(serving_json: str) -> list[str]:
@@ -228,12 +239,12 @@ def build_report(
         frame, ids = frames[name], frames[name]["router_id"].to_list()
         if FULL in ids and spec["benchmark"] in THESIS:
             title, others = spec.get("title", name), [r for r in ids if r != FULL]
-            rows = claim_rows(frame, boots[spec["benchmark"]], FULL, others, f"{title}: ")
-            claims += rows
-            lost = [frame.filter(pl.col("router_id") == o)["router"][0] for o, r in zip(others, rows, strict=True) if r.endswith("fails |")]
+            table_claims = claim_rows(frame, boots[spec["benchmark"]], FULL, others, f"{title}: ")
+            claims += table_claims
+            lost = [c.other for c in table_claims if c.verdict == VERDICTS[2]]
             verdicts.append(f"- {title}: " + (f"not reproduced; RAGRouter does not beat {', '.join(lost)}" if lost else "reproduced on the point estimates"))
-    holding = sum("holds" in c for c in claims)
-    sure = sum("CIs exclude 0" in c for c in claims)
+    holding = sum(c.verdict != VERDICTS[2] for c in claims)
+    sure = sum(c.verdict == VERDICTS[0] for c in claims)
     out += [
         "## The thesis' claims, checked",
         "",
@@ -244,7 +255,7 @@ def build_report(
         "",
         "| claim | CPT(50%)+CPT(80%) gain [95% CI] | APGR gain [95% CI] | verdict |",
         "|---|---|---|---|",
-        *claims,
+        *(c.row for c in claims),
         "",
         *(context or []),
     ]
