@@ -8,6 +8,9 @@ from ragrouter.routers.ragrouter import VARIANT_RE, variant_name
 from ragrouter.train import EMBEDDING_KINDS as EMBEDDING_ROUTER_KINDS
 
 
+# `--config seeds=[0]` arrives as strings (Snakemake reads command-line lists with YAML's BaseLoader)
+_seeds = config.get("seeds", [0])
+config["seeds"] = [int(s) if str(s).isdigit() else s for s in (_seeds if isinstance(_seeds, list) else [_seeds])]
 validate(config, schema="../schemas/config.schema.yaml")
 
 DATASETS = datasets()

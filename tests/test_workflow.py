@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -27,11 +28,12 @@ def test_lint_is_clean():
     assert "Congratulations" in out
 
 
-def test_dry_run_plans_tables_1_to_6():
-    code, out = run(["-n", "--forceall", *TABLES])
+def test_dry_run_plans_tables_1_to_6_for_each_seed():
+    code, out = run(["-n", "--forceall", "--config", "seeds=[0,1]", "--", *TABLES])
     assert code == 0, out
     for rule in ["make_table", "prepare_benchmark", "fetch_dataset", "score_random"]:
         assert rule in out
+    assert "resources/routers/bert/seed-1" in out and "resources/routers/bert/seed-2" not in out
 
 
 def test_slurm_profile_dry_runs():
@@ -78,8 +80,12 @@ def test_each_ablation_wildcard_changes_exactly_the_stage_it_names(tmp_path):
 
 
 @pytest.mark.slow
-def test_tiny_workflow_runs_every_rule(tmp_path, data_dir):
-    shutil.copy(ROOT / ".test/config.yaml", tmp_path / "config.yaml")
+@pytest.mark.dag
+def test_tiny_workflow_runs_every_rule(tmp_path, data_dir, smollm2_dir):
+    config = yaml.safe_load((ROOT / ".test/config.yaml").read_text())
+    # the GGUF conversion is tested by the session fixture; here prepare_model copies its result (`path:`)
+    config["models"]["causal_lm"] = f"path:{smollm2_dir}"
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     env = {**os.environ, "RAGROUTER_DATA_DIR": str(data_dir)}
     # one thread per job, two jobs at a time: the tiny jobs are dominated by start-up, not compute
     code, out = run(["--cores", "2", "--max-threads", "1", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path)], env=env)

@@ -68,10 +68,9 @@ class CachedEncoder:
     def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         keys = [sha1_text(t) for t in texts]
         missing = [i for i, k in enumerate(keys) if k not in self.cache]
-        fresh = self.encoder.encode([texts[i] for i in missing], progress=progress)
-        out = np.zeros((len(texts), fresh.shape[1] if len(missing) else self.dim), dtype=np.float32)
-        for j, i in enumerate(missing):
-            out[i] = fresh[j]
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if missing:  # only then load the model: importing sentence-transformers alone costs seconds
+            out[missing] = self.encoder.encode([texts[i] for i in missing], progress=progress)
         for i, k in enumerate(keys):
             if k in self.cache:
                 out[i] = self.cache[k]

@@ -169,7 +169,7 @@ def load_encoder(encoder_dir: str | Path, device: torch.device | None = None):
 
 def mean_pooled_semantic(
     prompts: Sequence[str],
-    encoder_dir: str | Path,
+    encoder: str | Path | tuple,
     max_length: int = 128,
     batch_size: int = 32,
     truncation: str = "middle",
@@ -177,9 +177,11 @@ def mean_pooled_semantic(
     progress: bool = True,
 ) -> np.ndarray:
     """feat=off: the encoder's token states mean-pooled over the attention mask (no syntax, no training);
-    same tokenisation and truncation as `FusionEncoder`, so the ablation changes only the features."""
+    same tokenisation and truncation as `FusionEncoder`, so the ablation changes only the features.
+    `encoder`: the encoder's folder, or its `load_encoder` (tokenizer, model) pair to reuse (serving)."""
     dev = _device(device)
-    tokenizer, model = load_encoder(encoder_dir, dev)
+    tokenizer, model = encoder if isinstance(encoder, tuple) else load_encoder(encoder, dev)
+    dev = model.device
     out = np.zeros((len(prompts), model.config.hidden_size), dtype=np.float32)
     with torch.inference_mode():
         for start in tqdm(range(0, len(prompts), batch_size), desc="mean-pooled encoder", disable=not progress, mininterval=10):

@@ -135,15 +135,34 @@ def claim_rows(table: pl.DataFrame, boot: dict[str, np.ndarray], target: str, ot
     return claims
 
 
-def rule_times(benchmark_dir: str | Path) -> pl.DataFrame:
-    """Wall seconds per rule summed over its `benchmark:` files (the last line of each)."""
+def job_times(benchmark_dir: str | Path) -> pl.DataFrame:
+    """Wall seconds of every job from its `benchmark:` file (the last line), with its rule and, for the
+    per-seed jobs (`.../seed-<k>.tsv`: training and scoring), the training seed."""
     rows = []
     for path in sorted(Path(benchmark_dir).rglob("*.tsv")):
-        rule = path.relative_to(benchmark_dir).parts[0]
+        seed = int(path.stem.removeprefix("seed-")) if path.stem.startswith("seed-") else None
         seconds = float(path.read_text().strip().splitlines()[-1].split("\t")[0])
-        rows.append({"rule": rule, "seconds": seconds})
-    frame = pl.DataFrame(rows, schema={"rule": pl.String, "seconds": pl.Float64})
-    return frame.group_by("rule").agg(pl.len().alias("jobs"), pl.col("seconds").sum()).sort("seconds", descending=True)
+        rows.append({"rule": path.relative_to(benchmark_dir).parts[0], "seed": seed, "seconds": seconds})
+    return pl.DataFrame(rows, schema={"rule": pl.String, "seed": pl.Int64, "seconds": pl.Float64})
+
+
+def rule_times(jobs: pl.DataFrame) -> pl.DataFrame:
+    """Jobs and wall seconds per rule, slowest first."""
+    return jobs.group_by("rule").agg(pl.len().alias("jobs"), pl.col("seconds").sum()).sort("seconds", descending=True)
+
+
+def time_summary(jobs: pl.DataFrame) -> list[str]:
+    """Total, shared stages and each training seed: a one-seed run costs the shared part plus one seed."""
+    shared = jobs.filter(pl.col("seed").is_null())["seconds"].sum()
+    per_seed = jobs.filter(pl.col("seed").is_not_null()).group_by("seed").agg(pl.col("seconds").sum()).sort("seed")
+    lines = [
+        f"Summed over all {jobs.height} jobs: {jobs['seconds'].sum() / 60:.1f} minutes; the stages shared by every seed "
+        f"(data, models, augmentation, sampling, features, knowledge bases, evaluation): {shared / 60:.1f} minutes."
+    ]
+    if per_seed.height:
+        seeds = ", ".join(f"seed {r['seed']} {r['seconds'] / 60:.1f}" for r in per_seed.iter_rows(named=True))
+        lines.append(f"Training and scoring, per seed (minutes): {seeds}; a one-seed run: {(shared + per_seed['seconds'][0]) / 60:.1f} minutes.")
+    return lines
 
 
 def markdown_table(frame: pl.DataFrame, float_digits: int = 3) -> list[str]:
@@ -259,11 +278,12 @@ def build_report(
         "",
         *(context or []),
     ]
-    times = rule_times(benchmark_dir)
+    jobs = job_times(benchmark_dir)
+    times = rule_times(jobs)
     out += [
         "## Wall time of the run (from `logs/benchmarks/`)",
         "",
-        f"Summed over all {int(times['jobs'].sum())} jobs: {times['seconds'].sum() / 60:.1f} minutes.",
+        *time_summary(jobs),
         "",
         "| rule | jobs | minutes |",
         "|---|---|---|",
