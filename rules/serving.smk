@@ -1,4 +1,4 @@
-# Serving check: the full RAGRouter routes raw prompts end to end (ragrouter.serve, `ragrouter route`).
+# Serving check: the full RAGRouter routes raw prompts end to end (ragrouter.serving.route, `ragrouter route`).
 
 SERVING_BENCHMARK = serving_setting("benchmark", "mmlu")
 SERVING_ROUTER = f"{FULL_RAGROUTER}/seed-{config['seeds'][0]}"

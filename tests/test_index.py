@@ -6,7 +6,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from ragrouter.index import KnowledgeBase, auto_nlist, rag_prompt, split_kb
+from ragrouter.method.knowledge_base import (
+    KnowledgeBase,
+    auto_nlist,
+    rag_prompt,
+    split_kb,
+)
 
 N, DIM = 2000, 32
 

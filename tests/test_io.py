@@ -6,7 +6,7 @@ import gzip
 
 import pytest
 
-from ragrouter.io import atomic_path, write_gzip_lines
+from ragrouter.common.io import atomic_path, write_gzip_lines
 
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path):

@@ -12,7 +12,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ragrouter.judge import JudgeClient, JudgeError, parse_score, request_key
+from ragrouter.method.augment.judge import (
+    JudgeClient,
+    JudgeError,
+    parse_score,
+    request_key,
+)
 
 STRONG, WEAK, JUDGE = "strong-model", "weak-model", "judge-model"
 

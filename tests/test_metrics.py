@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from loguru import logger
 
-from ragrouter.evaluate import (
+from ragrouter.evaluation.metrics import (
     Point,
     average_curves,
     curve_metrics,

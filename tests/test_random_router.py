@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from ragrouter.data.benchmarks import BENCHMARKS, load_benchmark
-from ragrouter.evaluate import evaluate_router
+from ragrouter.evaluation.metrics import evaluate_router
 from ragrouter.routers.base import check_score_file, score_frame
 from ragrouter.routers.random_router import random_iterations
 

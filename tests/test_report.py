@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from ragrouter.report import (
+from ragrouter.evaluation.report import (
     FULL,
     bootstrap,
     claim_rows,
@@ -59,7 +59,7 @@ def test_job_times_sum_per_rule_and_split_shared_from_per_seed(tmp_path):
 def test_data_section_counts_training_rows_per_stage_and_serving_section_reads_its_json(tmp_path):
     import json
 
-    from ragrouter.report import data_and_models_section, serving_section
+    from ragrouter.evaluation.report import data_and_models_section, serving_section
 
     summary = tmp_path / "summary.csv"
     pl.DataFrame({"source": ["a"], "rows": [3]}).write_csv(summary)

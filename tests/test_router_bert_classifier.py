@@ -1,6 +1,6 @@
 """BERT classifier router: label mapping, scoring, training on a planted corpus, save/load.
 
-Also covers the shared training helpers in `ragrouter.routers.torch_utils`.
+Also covers the shared training helpers in `ragrouter.common.finetuning`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import polars as pl
 import pytest
 import torch
 
-from ragrouter.io import atomic_dir
+from ragrouter.common import finetuning as tu
+from ragrouter.common.io import atomic_dir
 from ragrouter.routers import bert_classifier as bc
-from ragrouter.routers import torch_utils as tu
 
 HARD = [
     "Prove that every bounded monotone sequence of real numbers converges, using the least upper bound axiom.",
@@ -84,16 +84,6 @@ def test_strong_win_rate_is_one_minus_tie_and_weak():
 def test_unknown_param_is_an_error(minilm_dir):
     with pytest.raises(ValueError, match="unknown parameter"):
         bc.train(planted_corpus(), {"epoch": 1}, seed=0, model_dir=minilm_dir)
-
-
-def test_truncate_ids_modes():
-    ids = list(range(10))
-    assert tu.truncate_ids(ids, 4, "right") == [0, 1, 2, 3]
-    assert tu.truncate_ids(ids, 4, "left") == [6, 7, 8, 9]
-    assert tu.truncate_ids(ids, 5, "middle") == [0, 1, 2, 8, 9]
-    assert tu.truncate_ids(ids, 20, "middle") == ids
-    with pytest.raises(ValueError):
-        tu.truncate_ids(ids, 4, "sideways")
 
 
 def test_batches_cover_every_index_once():

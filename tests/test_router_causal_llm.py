@@ -14,8 +14,8 @@ import polars as pl
 import pytest
 import torch
 
+from ragrouter.common import finetuning as tu
 from ragrouter.routers import causal_llm as cl
-from ragrouter.routers import torch_utils as tu
 
 HARD = [
     "Prove the Riemann hypothesis for function fields.",

@@ -7,17 +7,16 @@ import polars as pl
 import pytest
 import torch
 
-from ragrouter.index import KnowledgeBase
-from ragrouter.io import sha1_text
-from ragrouter.routers import bert_classifier as bc
-from ragrouter.routers.ragrouter import (
+from ragrouter.common.io import sha1_text
+from ragrouter.method.classifier import (
     DEFAULT_RAG_PARAMS,
     FeatureTable,
     family_exclusions,
-    parse_variant,
     rag_texts,
-    variant_name,
 )
+from ragrouter.method.knowledge_base import KnowledgeBase
+from ragrouter.method.variants import parse_variant, variant_name
+from ragrouter.routers import bert_classifier as bc
 
 
 def test_parse_variant_and_names():
@@ -76,7 +75,7 @@ def test_trains_on_rag_prompts_with_feature_head_and_round_trips(minilm_dir, tmp
         planted_corpus,
     )
 
-    from ragrouter.routers.ragrouter import RAGRouter, load, train
+    from ragrouter.method.classifier import RAGRouter, load, train
 
     corpus = planted_corpus()
     prompts = corpus["prompt"].to_list() + [PROBE_HARD, PROBE_EASY]

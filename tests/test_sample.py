@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from ragrouter.sample import (
+from ragrouter.method.sampling import (
     DEFAULT_SAMPLE_PARAMS,
     beta_cdf,
     beta_quantile,

@@ -8,8 +8,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from ragrouter.cli import main, read_prompts
-from ragrouter.serve import calibrate_threshold, calibration_prompts, route
+from ragrouter.serving.cli import main, read_prompts
+from ragrouter.serving.route import calibrate_threshold, calibration_prompts, route
 
 
 def test_calibrated_threshold_sends_the_target_share_to_the_strong_model():
@@ -51,9 +51,9 @@ def test_route_command_routes_raw_prompts_with_a_calibrated_threshold(minilm_dir
         planted_corpus,
     )
 
-    from ragrouter.index import KnowledgeBase
-    from ragrouter.routers.ragrouter import train
-    from ragrouter.serve import QueryFeatures
+    from ragrouter.method.classifier import train
+    from ragrouter.method.knowledge_base import KnowledgeBase
+    from ragrouter.serving.route import QueryFeatures
 
     corpus = planted_corpus()
     features = QueryFeatures(minilm_dir, max_length=32)

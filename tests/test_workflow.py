@@ -36,6 +36,18 @@ def test_dry_run_plans_tables_1_to_6_for_each_seed():
     assert "resources/routers/bert/seed-1" in out and "resources/routers/bert/seed-2" not in out
 
 
+def test_dry_run_imports_no_torch(tmp_path):
+    """Parsing the rules imports only the light modules (config, paths, router ids): no torch, no models."""
+    shutil.copy(ROOT / ".test/config.yaml", tmp_path / "config.yaml")
+    cmd = [sys.executable, "-X", "importtime", "-m", "snakemake", "-n", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert {"ragrouter.routers.registry", "ragrouter.method.variants"} <= imported  # the rules did read the package
+    heavy = {m for m in imported if m.split(".")[0] in {"torch", "transformers", "sentence_transformers", "faiss", "spacy", "sklearn"}}
+    assert not heavy, sorted(heavy)[:10]
+
+
 def test_slurm_profile_dry_runs():
     code, out = run(["-n", "--forceall", "--profile", "profiles/slurm", "results/table1.csv"])
     assert code == 0, out

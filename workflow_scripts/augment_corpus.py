@@ -6,14 +6,14 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821
 
 import polars as pl
 
-from ragrouter.augment import (
+from ragrouter.common.io import setup_logging, write_csv, write_parquet
+from ragrouter.data.decontaminate import EvalIndex, decontaminate
+from ragrouter.method.augment import (
     augment_corpus,
     augmentation_summary,
     load_nlp,
     load_wordnet,
 )
-from ragrouter.data.decontaminate import EvalIndex, decontaminate
-from ragrouter.io import setup_logging, write_csv, write_parquet
 
 setup_logging(snakemake.log[0])  # noqa: F821
 corpus = pl.read_parquet(snakemake.input.corpus)  # noqa: F821

@@ -8,6 +8,7 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821
 import polars as pl
 from loguru import logger
 
+from ragrouter.common.io import setup_logging, write_csv, write_parquet
 from ragrouter.data.corpus import (
     assign_split,
     build_corpus,
@@ -15,7 +16,6 @@ from ragrouter.data.corpus import (
     validation_prompts,
 )
 from ragrouter.data.decontaminate import EvalIndex, decontaminate
-from ragrouter.io import setup_logging, write_csv, write_parquet
 
 setup_logging(snakemake.log[0])  # noqa: F821
 cfg = snakemake.params.corpus  # noqa: F821

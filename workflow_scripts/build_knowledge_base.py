@@ -6,9 +6,9 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821
 
 import polars as pl
 
-from ragrouter.index import KnowledgeBase, split_kb
-from ragrouter.io import atomic_dir, setup_logging, write_parquet
-from ragrouter.routers.ragrouter import FeatureTable
+from ragrouter.common.io import atomic_dir, setup_logging, write_parquet
+from ragrouter.method.classifier import FeatureTable
+from ragrouter.method.knowledge_base import KnowledgeBase, split_kb
 
 setup_logging(snakemake.log[0])  # noqa: F821
 params = snakemake.params  # noqa: F821

@@ -8,8 +8,8 @@ import polars as pl
 import torch
 from loguru import logger
 
-from ragrouter.features import SentenceEncoder, embed_prompts
-from ragrouter.io import setup_logging
+from ragrouter.common.embeddings import SentenceEncoder, embed_prompts
+from ragrouter.common.io import setup_logging
 
 setup_logging(snakemake.log[0])  # noqa: F821
 torch.set_num_threads(snakemake.threads)  # noqa: F821

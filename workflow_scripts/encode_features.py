@@ -7,8 +7,12 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821
 import polars as pl
 import torch
 
-from ragrouter.fusion import DEFAULT_FUSION_PARAMS, FusionEncoder, mean_pooled_semantic
-from ragrouter.io import setup_logging, sha1_text, write_parquet
+from ragrouter.common.io import setup_logging, sha1_text, write_parquet
+from ragrouter.method.fusion import (
+    DEFAULT_FUSION_PARAMS,
+    FusionEncoder,
+    mean_pooled_semantic,
+)
 
 setup_logging(snakemake.log[0])  # noqa: F821
 torch.set_num_threads(snakemake.threads)  # noqa: F821

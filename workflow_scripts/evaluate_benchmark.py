@@ -4,8 +4,8 @@ import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821
 
-from ragrouter.evaluate import benchmark_report
-from ragrouter.io import setup_logging
+from ragrouter.common.io import setup_logging
+from ragrouter.evaluation.metrics import benchmark_report
 
 setup_logging(snakemake.log[0])  # noqa: F821
 benchmark_report(

@@ -6,8 +6,12 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821
 
 from pathlib import Path
 
-from ragrouter.io import setup_logging, write_text
-from ragrouter.report import build_report, data_and_models_section, serving_section
+from ragrouter.common.io import setup_logging, write_text
+from ragrouter.evaluation.report import (
+    build_report,
+    data_and_models_section,
+    serving_section,
+)
 
 setup_logging(snakemake.log[0])  # noqa: F821
 inputs, params = snakemake.input, snakemake.params  # noqa: F821

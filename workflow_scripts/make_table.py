@@ -4,8 +4,8 @@ import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821
 
-from ragrouter.evaluate import results_table
-from ragrouter.io import setup_logging
+from ragrouter.common.io import setup_logging
+from ragrouter.evaluation.metrics import results_table
 
 setup_logging(snakemake.log[0])  # noqa: F821
 spec = snakemake.params.spec  # noqa: F821

@@ -8,8 +8,8 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821
 import polars as pl
 from loguru import logger
 
+from ragrouter.common.io import setup_logging, write_parquet
 from ragrouter.data.benchmarks import load_benchmark
-from ragrouter.io import setup_logging, write_parquet
 
 setup_logging(snakemake.log[0])  # noqa: F821
 name = snakemake.wildcards.benchmark  # noqa: F821

@@ -7,8 +7,8 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821
 import polars as pl
 import torch
 
-from ragrouter.io import setup_logging, write_parquet
-from ragrouter.sample import perplexities
+from ragrouter.common.io import setup_logging, write_parquet
+from ragrouter.method.sampling import perplexities
 
 setup_logging(snakemake.log[0])  # noqa: F821
 torch.set_num_threads(snakemake.threads)  # noqa: F821

@@ -6,8 +6,8 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821
 
 import polars as pl
 
-from ragrouter.io import setup_logging, write_parquet
-from ragrouter.sample import dynamic_sample
+from ragrouter.common.io import setup_logging, write_parquet
+from ragrouter.method.sampling import dynamic_sample
 
 setup_logging(snakemake.log[0])  # noqa: F821
 corpus = pl.read_parquet(snakemake.input.corpus)  # noqa: F821

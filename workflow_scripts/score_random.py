@@ -7,7 +7,7 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821
 import polars as pl
 from loguru import logger
 
-from ragrouter.io import setup_logging
+from ragrouter.common.io import setup_logging
 from ragrouter.routers.base import write_scores
 from ragrouter.routers.random_router import random_iterations
 

@@ -9,10 +9,10 @@ import polars as pl
 import torch
 from loguru import logger
 
-from ragrouter.io import setup_logging
+from ragrouter.common.io import setup_logging
+from ragrouter.method.classifier import FeatureTable
 from ragrouter.routers.base import write_scores
-from ragrouter.routers.ragrouter import FeatureTable
-from ragrouter.train import attach_embeddings, load_checkpoint
+from ragrouter.routers.registry import attach_embeddings, load_checkpoint
 
 setup_logging(snakemake.log[0])  # noqa: F821
 torch.set_num_threads(snakemake.threads)  # noqa: F821

@@ -11,9 +11,9 @@ import polars as pl
 import torch
 from loguru import logger
 
-from ragrouter import serve
-from ragrouter.io import setup_logging, write_json
+from ragrouter.common.io import setup_logging, write_json
 from ragrouter.routers.base import check_score_file
+from ragrouter.serving import route as serve
 
 setup_logging(snakemake.log[0])  # noqa: F821
 torch.set_num_threads(snakemake.threads)  # noqa: F821

@@ -7,9 +7,9 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821
 import polars as pl
 import torch
 
-from ragrouter.fusion import train_fusion
-from ragrouter.index import split_kb
-from ragrouter.io import atomic_dir, setup_logging
+from ragrouter.common.io import atomic_dir, setup_logging
+from ragrouter.method.fusion import train_fusion
+from ragrouter.method.knowledge_base import split_kb
 
 setup_logging(snakemake.log[0])  # noqa: F821
 torch.set_num_threads(snakemake.threads)  # noqa: F821

@@ -7,7 +7,7 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821
 import polars as pl
 from loguru import logger
 
-from ragrouter.io import setup_logging, sha1_text, write_gzip_lines
+from ragrouter.common.io import setup_logging, sha1_text, write_gzip_lines
 
 setup_logging(snakemake.log[0])  # noqa: F821
 inputs = snakemake.input  # noqa: F821

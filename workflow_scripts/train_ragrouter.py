@@ -7,10 +7,11 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821
 import polars as pl
 import torch
 
-from ragrouter.index import KnowledgeBase
-from ragrouter.io import setup_logging
-from ragrouter.routers import ragrouter
-from ragrouter.train import save_checkpoint, seed_everything
+from ragrouter.common.io import setup_logging
+from ragrouter.common.seeding import seed_everything
+from ragrouter.method import classifier
+from ragrouter.method.knowledge_base import KnowledgeBase
+from ragrouter.routers.registry import save_checkpoint
 
 setup_logging(snakemake.log[0])  # noqa: F821
 torch.set_num_threads(snakemake.threads)  # noqa: F821
@@ -22,7 +23,7 @@ kb = KnowledgeBase.load(inputs.kb) if rag else None
 corpus = pl.read_parquet(inputs.corpus)
 rows = pl.read_parquet(inputs.queries) if rag else corpus.filter(pl.col("split") == "train")  # rag=off: all training rows
 validation = corpus.filter(pl.col("split") == "validation")
-features = ragrouter.FeatureTable([inputs.features])
+features = classifier.FeatureTable([inputs.features])
 family_rows = corpus.filter(pl.col("split") == "train")
-router = ragrouter.train(rows, validation, kb, features, family_rows, snakemake.params.rag, snakemake.params.classifier, seed, inputs.model)  # noqa: F821
+router = classifier.train(rows, validation, kb, features, family_rows, snakemake.params.rag, snakemake.params.classifier, seed, inputs.model)  # noqa: F821
 save_checkpoint(router, snakemake.output[0])  # noqa: F821

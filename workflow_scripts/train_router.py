@@ -7,8 +7,8 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821
 import polars as pl
 import torch
 
-from ragrouter.io import setup_logging
-from ragrouter.train import make_encoder, save_checkpoint, train_router
+from ragrouter.common.io import setup_logging
+from ragrouter.routers.registry import make_encoder, save_checkpoint, train_router
 
 setup_logging(snakemake.log[0])  # noqa: F821
 torch.set_num_threads(snakemake.threads)  # noqa: F821

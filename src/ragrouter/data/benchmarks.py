@@ -1,5 +1,7 @@
 """RouteLLM's evaluation benchmarks, loaded exactly as `routellm/evals/benchmarks.py` loads them.
 
+Stage: data (rule `prepare_benchmark`). Reads `routellm-evals/`; writes `resources/benchmarks/<name>.parquet`.
+
 Each benchmark becomes one table in RouteLLM's row order with the columns
 `row, prompt, prompt_sha1, strong, weak`: `strong`/`weak` are the per-prompt quality of each model
 (1.0/0.0 correctness for MMLU and GSM8K, the mean GPT-4 judge score over both turns for MT-Bench).
@@ -13,8 +15,8 @@ from pathlib import Path
 
 import polars as pl
 
+from ragrouter.common.io import sha1_text
 from ragrouter.data.sources import DataError
-from ragrouter.io import sha1_text
 
 STRONG_MODEL = "gpt-4-1106-preview"
 WEAK_MODEL = "mistralai/Mixtral-8x7B-Instruct-v0.1"

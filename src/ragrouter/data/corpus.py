@@ -1,5 +1,8 @@
 """The unified training corpus and battle table, built from every offline labelled source.
 
+Stage: data (rule `build_corpus`). Reads the verified sources; writes `resources/corpus/corpus.parquet`
+and `battles.parquet`.
+
 Corpus schema (one row per prompt and routed pair; documented in the README):
 
 | column       | meaning                                                                 |

@@ -1,5 +1,7 @@
 """Remove every training prompt that equals or near-duplicates an evaluation prompt.
 
+Stage: data (rules `build_corpus`, `augment_corpus`). Reads the evaluation prompts; filters tables.
+
 Two tests, both on normalised text (lower case, punctuation dropped, whitespace collapsed):
 exact equality, and any shared word n-gram (n = 13 by default, the GPT-3 contamination test).
 """

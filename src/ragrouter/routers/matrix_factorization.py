@@ -1,5 +1,7 @@
 """RouteLLM's matrix factorization (MF) router, retrained offline on the battle table.
 
+Stage: baseline routers (rules `train_router`, `score_router`). Reads battles, corpus and embeddings.
+
 Model (RouteLLM `MFModel` / `MFModel_Train`): every model m has a learned embedding `P_m` (dim),
 the prompt embedding x (the frozen sentence encoder's, 384-d MiniLM here instead of OpenAI's
 1536-d) is projected by a bias-free linear layer `W` to dim, and the score of model m on the
@@ -51,11 +53,9 @@ import numpy as np
 import polars as pl
 
 from ragrouter.data.benchmarks import STRONG_MODEL, WEAK_MODEL
-from ragrouter.routers.base import Router
-from ragrouter.routers.bradley_terry import (
-    fit_battle_head,
-    sigmoid,
-)
+from ragrouter.routers.base import EmbeddingRouter
+from ragrouter.routers.battle_training import fit_battle_head
+from ragrouter.routers.bradley_terry import sigmoid
 
 DEFAULTS = {
     "dim": 128,
@@ -74,7 +74,7 @@ DEFAULTS = {
 GRID_KEYS = ("dim", "alpha", "lr", "weight_decay", "batch_prompts")
 
 
-class MatrixFactorizationRouter(Router):
+class MatrixFactorizationRouter(EmbeddingRouter):
     """Stores the trained MF weights as numpy arrays (no torch module is pickled)."""
 
     def __init__(
@@ -108,10 +108,6 @@ class MatrixFactorizationRouter(Router):
         direction = self.projection.T @ (self.classifier * (p[0] - p[1]))  # s_strong - s_weak is linear in x
         return sigmoid(np.atleast_2d(np.asarray(embeddings, dtype=np.float64)) @ direction)
 
-    def strong_win_rates(self, prompts: Sequence[str]) -> np.ndarray:
-        if len(prompts) == 0:
-            return np.zeros(0)
-        return self.strong_win_rates_from_embeddings(self.encoder.encode(list(prompts)))
 
 
 def _make_net(n_models: int, text_dim: int, dim: int):

@@ -1,5 +1,7 @@
 """Prompt-to-leaderboard (P2L, Frick et al. 2025) router on a frozen sentence encoder.
 
+Stage: baseline routers (rules `train_router`, `score_router`). Reads battles, corpus and embeddings.
+
 P2L trains a model that maps a prompt to a vector of Bradley-Terry coefficients, one per model,
 `theta(x)`, so that P(a beats b | x) = sigmoid(theta_a(x) - theta_b(x)). The paper fine-tunes an
 LLM with a linear head; here the encoder is frozen (the MiniLM sentence embedding x) and only the
@@ -39,11 +41,9 @@ import numpy as np
 import polars as pl
 
 from ragrouter.data.benchmarks import STRONG_MODEL, WEAK_MODEL
-from ragrouter.routers.base import Router
-from ragrouter.routers.bradley_terry import (
-    fit_battle_head,
-    sigmoid,
-)
+from ragrouter.routers.base import EmbeddingRouter
+from ragrouter.routers.battle_training import fit_battle_head
+from ragrouter.routers.bradley_terry import sigmoid
 
 DEFAULTS = {
     "hidden": 256,
@@ -63,7 +63,7 @@ DEFAULTS = {
 GRID_KEYS = ("hidden", "dropout", "lr", "weight_decay", "noise", "batch_prompts")
 
 
-class P2LRouter(Router):
+class P2LRouter(EmbeddingRouter):
     """Holds the head's weights as numpy arrays: `layers` = [(W, b), ...] with ReLU between layers."""
 
     def __init__(self, encoder, models: Sequence[str], layers: list[tuple[np.ndarray, np.ndarray]], strong_model: str = STRONG_MODEL, weak_model: str = WEAK_MODEL) -> None:
@@ -87,10 +87,6 @@ class P2LRouter(Router):
         theta = self.coefficients_from_embeddings(embeddings)
         return sigmoid(theta[:, self.strong_id] - theta[:, self.weak_id])
 
-    def strong_win_rates(self, prompts: Sequence[str]) -> np.ndarray:
-        if len(prompts) == 0:
-            return np.zeros(0)
-        return self.strong_win_rates_from_embeddings(self.encoder.encode(list(prompts)))
 
 
 def _make_head(text_dim: int, n_models: int, hidden: int, dropout: float):

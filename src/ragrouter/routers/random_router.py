@@ -1,4 +1,7 @@
-"""RouteLLM's random router: a uniform score per prompt, averaged over 10 iterations."""
+"""RouteLLM's random router: a uniform score per prompt, averaged over 10 iterations.
+
+Stage: scoring (rule `score_random`). Reads the benchmark; writes its 10 iteration score files.
+"""
 
 from __future__ import annotations
 

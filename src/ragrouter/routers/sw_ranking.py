@@ -1,5 +1,7 @@
 """RouteLLM's similarity-weighted (SW) ranking router, retrained offline on the battle table.
 
+Stage: baseline routers (rules `train_router`, `score_router`). Reads battles, corpus and embeddings.
+
 Method (RouteLLM `SWRankingRouter` + `similarity_weighted/utils.py`):
 
 1. Fit Bradley-Terry ratings with ties (ties = half a win for each side, RouteLLM's doubled-row
@@ -45,25 +47,23 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
 from loguru import logger
 
+from ragrouter.common.seeding import seed_everything
 from ragrouter.data.benchmarks import STRONG_MODEL, WEAK_MODEL
-from ragrouter.routers.base import Router
+from ragrouter.evaluation.validation import roc_auc
+from ragrouter.routers.base import EmbeddingRouter
+from ragrouter.routers.battle_training import routed_validation, train_split
 from ragrouter.routers.bradley_terry import (
     aggregate_pairs,
     check_battles,
     compute_tiers,
     fit_bt,
     fit_bt_battles,
-    roc_auc,
-    routed_validation,
-    set_seeds,
     sigmoid,
-    train_split,
 )
 
 DEFAULTS = {
@@ -94,7 +94,7 @@ def similarity_weights(sims: np.ndarray) -> np.ndarray:
     return 10.0 * 10.0 ** np.clip(sims / max_sim, -50.0, 50.0)
 
 
-class SWRankingRouter(Router):
+class SWRankingRouter(EmbeddingRouter):
     """Similarity-weighted BT over model tiers; `strong_win_rates` needs only the encoder and the
     aggregated training battles stored here (no battle table, no torch weights)."""
 
@@ -154,10 +154,6 @@ class SWRankingRouter(Router):
         theta = self.tier_ratings_from_embeddings(embeddings)
         return sigmoid(theta[:, self.strong_tier] - theta[:, self.weak_tier])
 
-    def strong_win_rates(self, prompts: Sequence[str]) -> np.ndarray:
-        if len(prompts) == 0:
-            return np.zeros(0)
-        return self.strong_win_rates_from_embeddings(self.encoder.encode(list(prompts)))
 
 
 def _build(encoder, prompt_emb: np.ndarray, battles: pl.DataFrame, prompt_index: np.ndarray, tiers: dict[str, int], num_tiers: int, params: dict) -> SWRankingRouter:
@@ -203,7 +199,7 @@ def train(corpus: pl.DataFrame, battles: pl.DataFrame, encoder, params: dict | N
     `corpus` supplies the validation labels used to pick `num_tiers` when it is a list.
     """
     params = {**DEFAULTS, **(params or {})}
-    set_seeds(seed)  # the fit is deterministic; seeded for uniformity
+    seed_everything(seed)  # the fit is deterministic; seeded for uniformity
     started = time.perf_counter()
     strong, weak = params["strong_model"], params["weak_model"]
     battles = check_battles(train_split(battles))

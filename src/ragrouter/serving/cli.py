@@ -1,5 +1,7 @@
 """`ragrouter route`: route prompts with a trained RAGRouter from the command line.
 
+Stage: serving. Reads prompts (text, .jsonl, .parquet or stdin); writes one JSON line per prompt.
+
     ragrouter route --router resources/routers/ragrouter_aug-on_sample-on_feat-on_rag-on/seed-0 \\
         --encoder resources/models/encoder --fusion resources/ragrouter/fusion \\
         --strong-percent 50 --calibration resources/corpus/corpus.parquet --input prompts.txt
@@ -19,7 +21,7 @@ from pathlib import Path
 import polars as pl
 import torch
 
-from ragrouter.io import atomic_path, setup_logging
+from ragrouter.common.io import atomic_path, setup_logging
 
 
 def read_prompts(source: str) -> list[str]:
@@ -48,7 +50,7 @@ def read_prompts(source: str) -> list[str]:
 
 
 def route_command(args: argparse.Namespace) -> None:
-    from ragrouter import serve
+    from ragrouter.serving import route as serve
 
     setup_logging(None, level="INFO" if args.verbose else "WARNING")
     torch.set_num_threads(args.threads)

@@ -25,7 +25,6 @@ Sampled rows keep their input `id`, so an id repeats when a row is drawn more th
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,10 +35,8 @@ import polars as pl
 from loguru import logger
 from tqdm import tqdm
 
-from ragrouter.io import resolve_params
-
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from ragrouter.common.io import resolve_params
+from ragrouter.common.truncation import kept_positions
 
 DEFAULT_SAMPLE_PARAMS: dict[str, Any] = {
     "alpha": 1.5,  # PPL exponent of the base weight
@@ -133,7 +130,7 @@ def perplexities(
     progress: bool = True,
 ) -> np.ndarray:
     """PPL = exp(mean token NLL) of each prompt under a causal LM, prompts cut to max_length tokens
-    (`truncation` right / left / middle as in `ragrouter.fusion.kept_positions`; middle keeps the
+    (`truncation` right / left / middle as in `ragrouter.common.truncation`; middle keeps the
     instruction and the final question of long few-shot prompts).
 
     Batches are sorted by length (less padding) and right-padded with an attention mask; padded
@@ -142,13 +139,13 @@ def perplexities(
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from ragrouter.common.finetuning import pad_batch
+
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     model = AutoModelForCausalLM.from_pretrained(str(model_dir)).to(device).eval()
     prefix = _prefix_token_id(tokenizer)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (prefix or 0)
-
-    from ragrouter.fusion import kept_positions
 
     budget = max_length - (prefix is not None)
     encoded = tokenizer(list(prompts), add_special_tokens=False, verbose=False)["input_ids"]
@@ -161,12 +158,7 @@ def perplexities(
     with torch.inference_mode():
         for start in tqdm(range(0, len(order), batch_size), desc="perplexity", disable=not progress, mininterval=10):
             idx = order[start : start + batch_size]
-            width = max(1, max(len(encoded[i]) for i in idx))
-            ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(idx), width), dtype=torch.long)
-            for row, i in enumerate(idx):
-                ids[row, : len(encoded[i])] = torch.tensor(encoded[i], dtype=torch.long)
-                mask[row, : len(encoded[i])] = 1
+            ids, mask, _ = pad_batch([encoded[i] for i in idx], pad_id)
             ids, mask = ids.to(device), mask.to(device)
             logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
             target, target_mask = ids[:, 1:], mask[:, 1:].float()

@@ -1,6 +1,10 @@
 """results/REPORT.md: every table beside the thesis' and RouteLLM's numbers, bootstrap intervals, the
 thesis' claims checked, the data and models used, the serving check and the run's per-rule wall time,
-all computed from the run's files (score files, data stages, benchmark: timings), never typed by hand."""
+all computed from the run's files (score files, data stages, benchmark: timings), never typed by hand.
+
+Stage: evaluation (rule `make_report`). Reads score files, tables, data summaries, `benchmark:`
+files and the serving check; writes `results/REPORT.md`.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +18,9 @@ import polars as pl
 from loguru import logger
 
 from ragrouter.data.benchmarks import BENCHMARKS
-from ragrouter.evaluate import RANDOM_ROUTER, evaluate_router, load_scores
+from ragrouter.evaluation.metrics import RANDOM_ROUTER, evaluate_router, load_scores
+from ragrouter.method.variants import FULL
 
-FULL = "ragrouter_aug-on_sample-on_feat-on_rag-on"  # the full method: every ablation switch on
 # The thesis' values (CPT(50%), CPT(80%), APGR), as issue 5 quotes them.
 THESIS: dict[str, dict[str, tuple[float, float, float]]] = {
     "mmlu": {
@@ -67,11 +71,11 @@ def bootstrap(
     sees the same resamples, so differences between routers are paired."""
     rng = np.random.default_rng(seed)
     draws = [rng.integers(0, len(strong), len(strong)) for _ in range(resamples)]
-    logger.disable("ragrouter.evaluate")  # resamples make many curves non-monotone; that warning is for real runs
+    logger.disable("ragrouter.evaluation.metrics")  # resamples make many curves non-monotone; that warning is for real runs
     try:
         return {r: np.array([[m[k] for k in METRICS] for m in (_metrics(r, s, strong, weak, scale, i) for i in draws)]) for r, s in scores.items()}
     finally:
-        logger.enable("ragrouter.evaluate")
+        logger.enable("ragrouter.evaluation.metrics")
 
 
 def _interval(values: np.ndarray) -> tuple[float, float]:

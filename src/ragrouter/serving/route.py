@@ -1,5 +1,8 @@
 """Serving a trained RAGRouter: score new prompts end to end and route them to the strong or weak model.
 
+Stage: serving (rule `serving_check`, `ragrouter route`). Reads a trained RAGRouter, its encoders and
+raw prompts; returns scores and routes.
+
 In the workflow, query vectors are precomputed per prompt set (rule encode_features); a served
 router computes them on the fly with the same frozen encoders. Routing follows RouteLLM: a prompt
 goes to the strong model when its strong win rate is >= the threshold, and the threshold for a
@@ -19,14 +22,14 @@ import polars as pl
 import torch
 from loguru import logger
 
-from ragrouter.fusion import (
+from ragrouter.method import classifier
+from ragrouter.method.classifier import RAGRouter
+from ragrouter.method.fusion import (
     DEFAULT_FUSION_PARAMS,
     FusionEncoder,
     load_encoder,
     mean_pooled_semantic,
 )
-from ragrouter.routers import ragrouter
-from ragrouter.routers.ragrouter import RAGRouter
 
 
 class QueryFeatures:
@@ -54,7 +57,7 @@ class QueryFeatures:
 
 def load_router(router_dir: str | Path, encoder_dir: str | Path, fusion_dir: str | Path | None = None, max_length: int | None = None) -> RAGRouter:
     """A RAGRouter checkpoint (rule train_ragrouter) ready to score raw prompts."""
-    router = ragrouter.load(router_dir)
+    router = classifier.load(router_dir)
     router.features = QueryFeatures(encoder_dir, fusion_dir, max_length)
     return router
 

@@ -1,5 +1,8 @@
 """LLM-judge labelling of new queries through any OpenAI-compatible chat API.
 
+Stage: RAGRouter step 1, augmentation (`labeling: judge`). Reads prompts; answers and grades are
+cached on disk so a rerun asks nothing again.
+
 For a query the strong and the weak model each answer it, and a judge model grades the weak answer
 from 1 to 5 against the strong one as reference (RouteLLM's gpt4_dataset labels the same way:
 GPT-4 grades Mixtral 1-5). The grade becomes the corpus' `weak_score`; label = weak_score <= 3.
@@ -34,9 +37,9 @@ from typing import Any
 from loguru import logger
 from tqdm import tqdm
 
+from ragrouter.common.io import sha1_text, write_json
 from ragrouter.data.benchmarks import STRONG_MODEL, WEAK_MODEL
 from ragrouter.data.corpus import routing_label
-from ragrouter.io import sha1_text, write_json
 
 DEFAULT_JUDGE_PARAMS: dict[str, Any] = {
     "base_url": "http://127.0.0.1:8000/v1",  # any OpenAI-compatible server (vLLM, OpenAI, ...)

@@ -1,5 +1,8 @@
 """RAGRouter: a 5-class weak-score classifier that reads the query and its retrieved neighbours.
 
+Stage: RAGRouter step 5 (rules `train_ragrouter`, `score_ragrouter`). Reads the variant's knowledge
+base, queries and feature vectors; writes `resources/routers/<variant>/seed-<k>/`.
+
 A query is turned into its feature vector (`h_fuse_global` with feat=on, the mean-pooled encoder
 states with feat=off), its K nearest knowledge-base entries are retrieved (FAISS IVF, L2) and written
 with their labels into one text (`index.rag_prompt`); a fine-tuned classifier predicts the weak
@@ -13,7 +16,6 @@ Variants are named by the four ablation switches, e.g. `ragrouter_aug-on_sample-
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,35 +24,18 @@ import numpy as np
 import polars as pl
 from loguru import logger
 
-from ragrouter.index import KnowledgeBase, rag_prompt
-from ragrouter.io import atomic_dir, sha1_text
+from ragrouter.common.io import atomic_dir, sha1_text
+from ragrouter.evaluation.validation import roc_auc
+from ragrouter.method.knowledge_base import KnowledgeBase, rag_prompt
 from ragrouter.routers import bert_classifier
 from ragrouter.routers.base import Router
 
 KIND = "ragrouter"
-SWITCHES = ("aug", "sample", "feat", "rag")
-VARIANT_RE = re.compile(r"^ragrouter_aug-(on|off)_sample-(on|off)_feat-(on|off)_rag-(on|off)$")
-SWITCH_NAMES = {"aug": "augmentation", "sample": "sampling", "feat": "semantic-syntactic features", "rag": "RAG"}
-
 DEFAULT_RAG_PARAMS: dict[str, Any] = {
     "neighbours": 4,  # K retrieved knowledge-base entries per query; a list: the grid K is chosen from
     "query_chars": 480,  # the query is cut to this many characters in the RAG prompt
     "neighbour_chars": 120,  # each neighbour's text is cut to this many characters
 }
-
-
-def parse_variant(router_id: str) -> dict[str, str]:
-    """`ragrouter_aug-on_sample-off_feat-on_rag-on` -> {"aug": "on", "sample": "off", ...}."""
-    match = VARIANT_RE.match(router_id)
-    if not match:
-        raise ValueError(f"{router_id!r} is not a RAGRouter variant (ragrouter_aug-X_sample-X_feat-X_rag-X, X on|off)")
-    return dict(zip(SWITCHES, match.groups(), strict=True))
-
-
-def variant_name(router_id: str, base: str = "RAGRouter") -> str:
-    """Display name: the full method is `RAGRouter`; an ablation names what it switches off."""
-    off = [SWITCH_NAMES[k] for k, v in parse_variant(router_id).items() if v == "off"]
-    return base if not off else f"{base} w/o {', '.join(off)}"
 
 
 class FeatureTable:
@@ -109,7 +94,6 @@ def rag_texts(
 def choose_neighbours(kb: KnowledgeBase, vectors: np.ndarray, labels: np.ndarray, grid: Sequence[int]) -> int:
     """K with the best validation ROC-AUC of the neighbours' mean strong label (the retrieval signal
     the classifier reads), chosen before any classifier is trained; ties go to the smaller K."""
-    from ragrouter.routers.torch_utils import roc_auc
 
     ids, _ = kb.search(vectors, max(grid))
     neighbour_labels = np.where(ids >= 0, kb.labels[np.maximum(ids, 0)], np.nan)
@@ -199,5 +183,3 @@ def train(
     router.features = features
     return router
 
-
-__all__ = ["DEFAULT_RAG_PARAMS", "FeatureTable", "RAGRouter", "choose_neighbours", "family_exclusions", "load", "parse_variant", "rag_texts", "train", "variant_name"]

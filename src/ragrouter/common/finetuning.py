@@ -1,7 +1,9 @@
-"""Helpers shared by the routers that fine-tune a torch model on CPU (BERT and causal-LLM classifiers).
+"""Fine-tuning helpers shared by the classifiers that train a torch backbone (the BERT and causal-LLM
+routers, RAGRouter's classifier): precision, threads, corpus split, padding, length-bucketed batches,
+the learning-rate schedule, epoch selection and the router.json checkpoint metadata.
 
-Everything here is deterministic given a seed: batch orders come from a numpy Generator, and
-`seed_everything` fixes Python's, numpy's and torch's global generators.
+Everything here is deterministic given a seed: batch orders come from a numpy Generator
+(`ragrouter.common.seeding` fixes the global generators).
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import random
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,14 +21,7 @@ import polars as pl
 import torch
 from loguru import logger
 
-TRUNCATION_MODES = ("right", "left", "middle")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
 
 
 def set_threads(threads: int | None) -> None:
@@ -98,36 +92,9 @@ def subsample(frame: pl.DataFrame, n: int | None, seed: int) -> pl.DataFrame:
     return frame[idx.tolist()]
 
 
-def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """ROC-AUC of `scores` against binary `labels`; NaN when only one class is present."""
-    from sklearn.metrics import roc_auc_score
-
-    labels = np.asarray(labels)
-    if len(np.unique(labels)) < 2:
-        return float("nan")
-    return float(roc_auc_score(labels, np.asarray(scores, dtype=np.float64)))
-
-
-def truncate_ids(ids: Sequence[int], budget: int, mode: str) -> list[int]:
-    """Cut a token list to `budget` tokens: "right" keeps the head, "left" keeps the tail,
-    "middle" keeps the first and last halves (the instruction and the final question)."""
-    ids = list(ids)
-    if len(ids) <= budget:
-        return ids
-    if mode == "right":
-        return ids[:budget]
-    if mode == "left":
-        return ids[len(ids) - budget :] if budget > 0 else []
-    if mode == "middle":
-        head = (budget + 1) // 2
-        tail = budget - head
-        return ids[:head] + (ids[len(ids) - tail :] if tail else [])
-    raise ValueError(f"truncation must be one of {TRUNCATION_MODES}, got {mode!r}")
-
-
 def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Right-pad token lists: (input_ids, attention_mask, index of each row's last real token)."""
-    width = max(len(s) for s in seqs)
+    width = max(1, max(len(s) for s in seqs))
     ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(seqs), width), dtype=torch.long)
     for i, s in enumerate(seqs):
@@ -168,6 +135,22 @@ def linear_schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup_r
         return max(0.0, (total - step) / max(1, total - warmup))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def adamw_with_schedule(parameters: list[torch.nn.Parameter], p: dict[str, Any], steps_per_epoch: int) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW over `parameters` with `linear_schedule` over every step of `p["epochs"]` epochs."""
+    optimizer = torch.optim.AdamW(parameters, lr=p["learning_rate"], weight_decay=p["weight_decay"])
+    return optimizer, linear_schedule(optimizer, steps_per_epoch * p["epochs"], p["warmup_ratio"])
+
+
+def optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scheduler, parameters: list[torch.nn.Parameter], max_grad_norm: float) -> float:
+    """Backpropagate `loss`, clip the gradient norm, step optimizer and schedule; the loss as a float."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(parameters, max_grad_norm)
+    optimizer.step()
+    scheduler.step()
+    return float(loss.item())
 
 
 def is_better(auc: float, loss: float, best: dict[str, Any]) -> bool:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,10 +38,9 @@ from loguru import logger
 from torch import nn
 from tqdm import tqdm
 
-from ragrouter.io import resolve_params
-
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from ragrouter.common.finetuning import pad_batch
+from ragrouter.common.io import resolve_params
+from ragrouter.common.truncation import kept_positions
 
 DEFAULT_FUSION_PARAMS: dict[str, Any] = {
     "max_length": 128,  # word pieces per prompt, special tokens included; spaCy parses the same text
@@ -69,25 +67,6 @@ SPACY_DISABLE = ["ner", "lemmatizer"]  # POS (tagger + attribute_ruler) and the 
 
 def _device(device: str | None) -> torch.device:
     return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-
-
-TRUNCATION_MODES = ("right", "left", "middle")
-
-
-def kept_positions(n: int, budget: int, mode: str) -> list[int]:
-    """Token positions kept when `n` tokens must fit `budget`: "right" keeps the head, "left" the
-    tail, "middle" the first and last halves (few-shot prompts put the real question at the end)."""
-    if mode not in TRUNCATION_MODES:
-        raise ValueError(f"truncation must be one of {TRUNCATION_MODES}, got {mode!r}")
-    budget = max(budget, 0)
-    if n <= budget:
-        return list(range(n))
-    if mode == "right":
-        return list(range(budget))
-    if mode == "left":
-        return list(range(n - budget, n))
-    head = (budget + 1) // 2
-    return list(range(head)) + list(range(n - (budget - head), n))
 
 
 def special_frame(tokenizer) -> tuple[list[int], list[int]]:
@@ -145,13 +124,7 @@ def tokenise(tokenizer, prompts: Sequence[str], max_length: int, mode: str) -> l
 
 
 def _pad(tokenizer, items: Sequence[Tokenised], device: torch.device) -> dict[str, torch.Tensor]:
-    width = max(len(t.ids) for t in items)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    ids = torch.full((len(items), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(items), width), dtype=torch.long)
-    for i, t in enumerate(items):
-        ids[i, : len(t.ids)] = torch.tensor(t.ids, dtype=torch.long)
-        mask[i, : len(t.ids)] = 1
+    ids, mask, _ = pad_batch([t.ids for t in items], tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0)
     return {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
 
 
@@ -390,7 +363,7 @@ class FusionEncoder(nn.Module):
 
     def save(self, out_dir: str | Path) -> None:
         """`fusion.pt` (trainable weights only; the encoder is referenced by folder) + `fusion.json` (config)."""
-        from ragrouter.io import atomic_path, write_json
+        from ragrouter.common.io import atomic_path, write_json
 
         out_dir = Path(out_dir)
         with atomic_path(out_dir / "fusion.pt") as tmp:

@@ -1,5 +1,8 @@
 """RouteLLM's evaluation, computed from per-prompt score files.
 
+Stage: evaluation (rules `evaluate_benchmark`, `make_table`). Reads score files and the benchmark;
+writes `results/metrics/<benchmark>.json`, plots and `results/table<N>.csv`.
+
 `routing_curve` reproduces `routellm/evals/benchmarks.py` (10 `qcut` bins, their edges as
 thresholds, `>=` except `>` at the last edge) and `curve_metrics` reproduces `evaluate.py`
 (`np.interp` for CPT, trapezoid over % strong calls / 100 for AUC and APGR). Where RouteLLM would
@@ -187,7 +190,7 @@ def plot_curves(results: Sequence[RouterResult], names: dict[str, str], strong: 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ragrouter.io import atomic_path
+    from ragrouter.common.io import atomic_path
 
     fig, ax = plt.subplots(figsize=(7, 5))
     for r in results:
@@ -238,7 +241,7 @@ def evaluate_all(benchmark: pl.DataFrame, name: str, paths: Sequence[str], order
 
 def benchmark_report(benchmark_path: str, name: str, paths: Sequence[str], names: dict[str, str], metrics_path: str, plot_path: str) -> list[RouterResult]:
     """Metrics JSON and plot for every router on one benchmark, logging RouteLLM's per-threshold lines."""
-    from ragrouter.io import write_json
+    from ragrouter.common.io import write_json
 
     spec = BENCHMARKS[name]
     benchmark = pl.read_parquet(benchmark_path)
@@ -272,7 +275,7 @@ def benchmark_report(benchmark_path: str, name: str, paths: Sequence[str], names
 
 def results_table(benchmark_path: str, name: str, paths: Sequence[str], rows: Sequence[str], names: dict[str, str], out_path: str) -> pl.DataFrame:
     """A thesis table: the configured rows that have score files, in the configured order."""
-    from ragrouter.io import write_csv
+    from ragrouter.common.io import write_csv
 
     results = evaluate_all(pl.read_parquet(benchmark_path), name, paths, order=rows)
     table = table_frame(results, names)

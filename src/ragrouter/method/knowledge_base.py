@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 from loguru import logger
 
-from ragrouter.io import resolve_params
+from ragrouter.common.io import resolve_params
 
 DEFAULT_INDEX_PARAMS: dict[str, Any] = {
     "index": "auto",  # auto (IVF unless the KB is tiny) | ivf | flat
@@ -176,7 +176,7 @@ class KnowledgeBase:
         """`index.faiss` (CPU form), `kb.parquet` (kb_id, text, label, weak_score), `index.json` (params)."""
         import faiss
 
-        from ragrouter.io import atomic_path, write_json, write_parquet
+        from ragrouter.common.io import atomic_path, write_json, write_parquet
 
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -234,7 +234,7 @@ def split_kb(corpus: pl.DataFrame, fraction: float = 0.7, seed: int = 0) -> tupl
     Stratified by label; identical prompts stay on one side (stratified by the label of their first
     row) so no query can retrieve a copy of itself with its own label. fraction 1.0 is cross-fitting:
     every train row is both in the KB and a query (the caller must then exclude each query's own
-    family from its retrieval, see `ragrouter.routers.ragrouter.family_exclusions`).
+    family from its retrieval, see `ragrouter.method.classifier.family_exclusions`).
     """
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"split_kb: fraction must lie in (0, 1], got {fraction}")

@@ -1,36 +1,35 @@
-"""Training stage: one dispatcher that trains any configured router kind and saves its checkpoint.
+"""Router registry: which module trains and loads each router kind, and the checkpoint format.
+
+Stage: training and scoring of every router (rules `train_router`, `score_router`, `train_ragrouter`).
+Reads a training corpus (and battles) and writes `resources/routers/<router>/seed-<k>/`.
+Importing this module imports no torch, so the Snakefile can use the kind lists while it parses.
 
 Router kinds and what they train on:
 - `sw_ranking`, `matrix_factorization`, `p2l`: battles + corpus, on cached sentence embeddings;
-- `bert`, `causal_llm`: the corpus' labels, fine-tuning a local backbone folder.
+- `bert`, `causal_llm`: the corpus' labels, fine-tuning a local backbone folder;
+- `ragrouter`: RAGRouter (`ragrouter.method.classifier`), trained by its own rule.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
-import random
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import polars as pl
-import torch
 from loguru import logger
 
-from ragrouter.features import CachedEncoder, SentenceEncoder, load_embeddings
-from ragrouter.io import atomic_dir
+from ragrouter.common.embeddings import CachedEncoder, SentenceEncoder, load_embeddings
+from ragrouter.common.io import atomic_dir
+from ragrouter.common.seeding import seed_everything
 from ragrouter.routers.base import Router
 
-EMBEDDING_KINDS = {"sw_ranking": "sw_ranking", "matrix_factorization": "matrix_factorization", "p2l": "p2l"}
-BACKBONE_KINDS = {"bert": "bert_classifier", "causal_llm": "causal_llm"}
+EMBEDDING_KINDS = {"sw_ranking": "ragrouter.routers.sw_ranking", "matrix_factorization": "ragrouter.routers.matrix_factorization", "p2l": "ragrouter.routers.p2l"}
+BACKBONE_KINDS = {"bert": "ragrouter.routers.bert_classifier", "causal_llm": "ragrouter.routers.causal_llm"}
+# the `kind` a fine-tuned checkpoint records in its router.json -> the module that loads it
+CHECKPOINT_KINDS = {"bert_classifier": BACKBONE_KINDS["bert"], "causal_llm": BACKBONE_KINDS["causal_llm"], "ragrouter": "ragrouter.method.classifier"}
 CHECKPOINT = "router.pkl"
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def make_encoder(model_dir: str | Path, embedding_files: Sequence[str | Path], settings: dict | None = None) -> CachedEncoder:
@@ -51,11 +50,9 @@ def train_router(
     seed_everything(seed)
     logger.info(f"training {kind} (seed {seed}) on {corpus.filter(pl.col('split') == 'train').height} train / {corpus.filter(pl.col('split') == 'validation').height} validation rows, {battles.height} battles; params {params}")
     if kind in EMBEDDING_KINDS:
-        module = importlib.import_module(f"ragrouter.routers.{EMBEDDING_KINDS[kind]}")
-        return module.train(corpus, battles, encoder, params, seed)
+        return importlib.import_module(EMBEDDING_KINDS[kind]).train(corpus, battles, encoder, params, seed)
     if kind in BACKBONE_KINDS:
-        module = importlib.import_module(f"ragrouter.routers.{BACKBONE_KINDS[kind]}")
-        return module.train(corpus, params, seed, str(model_dir))
+        return importlib.import_module(BACKBONE_KINDS[kind]).train(corpus, params, seed, str(model_dir))
     raise ValueError(f"unknown router kind {kind!r}; known: {sorted(EMBEDDING_KINDS) + sorted(BACKBONE_KINDS)}")
 
 
@@ -78,7 +75,9 @@ def load_checkpoint(out_dir: str | Path) -> Router:
     meta = out_dir / "router.json"
     if meta.is_file():
         kind = json.loads(meta.read_text())["kind"]
-        return importlib.import_module(f"ragrouter.routers.{kind}").load(out_dir)
+        if kind not in CHECKPOINT_KINDS:
+            raise ValueError(f"{meta}: unknown router kind {kind!r}; known: {sorted(CHECKPOINT_KINDS)}")
+        return importlib.import_module(CHECKPOINT_KINDS[kind]).load(out_dir)
     return Router.load(out_dir / CHECKPOINT)
 
 

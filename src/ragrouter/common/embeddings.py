@@ -1,22 +1,21 @@
 """Prompt features: sentence embeddings from a local encoder, cached by prompt hash.
 
+Stage: features (rule `embed_prompts`). Reads a prompt set; writes `resources/embeddings/<set>.parquet`
+(`prompt_sha1, embedding`), read by SW ranking, MF and P2L.
+
 One pass of the encoder over all evaluation prompts costs minutes on 2 cores, so embeddings are
 computed once per prompt set (rule `embed_prompts`) and every embedding-based router reads them.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from ragrouter.io import sha1_text, write_parquet
-
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from ragrouter.common.io import sha1_text, write_parquet
 
 
 class SentenceEncoder:

