@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pytest
 
 from ragrouter.evaluation.report import (
     FULL,
@@ -73,3 +74,21 @@ def test_data_section_counts_training_rows_per_stage_and_serving_section_reads_i
     fields |= {"strong_percent_target": 50, "calibration_prompts": 311, "benchmark_strong_percent": 47.2, "max_abs_diff_vs_workflow_scores": 1e-7}
     serving.write_text(json.dumps(fields))
     assert "at 123.4 prompts/s on 2 CPU threads" in "\n".join(serving_section(str(serving)))
+
+
+def test_diagnostics_separate_difficulty_from_length_and_name_routers_below_a_control():
+    from ragrouter.evaluation.diagnostics import score_diagnostics
+    from ragrouter.evaluation.report import control_verdicts
+
+    prompts = ["a " * (i % 9 + 1) for i in range(40)]
+    strong = np.ones(40)
+    weak = np.array([0.0 if i % 4 == 0 else 1.0 for i in range(40)])  # every 4th prompt needs the strong model
+    bench = pl.DataFrame({"prompt": prompts, "strong": strong, "weak": weak})
+    words = np.array([len(p.split()) for p in prompts], dtype=float)
+    diag = score_diagnostics(bench, {"oracle": [1.0 - weak], "length": [words], "inverse": [weak]})
+    by = {r["router_id"]: r for r in diag.iter_rows(named=True)}
+    assert by["oracle"]["auc_strong_needed"] == 1.0 and by["inverse"]["auc_strong_needed"] == 0.0
+    assert by["length"]["spearman_words"] == pytest.approx(1.0)
+    table = pl.DataFrame({"router_id": ["random", "prompt_length", "bert", "ragrouter"], "router": ["Random", "Length", "BERT", "RAG"], "APGR": [0.5, 0.59, 0.55, 0.62]})
+    [line] = control_verdicts(table)
+    assert "Length" in line and "BERT" in line and "RAG" not in line and "Random" not in line

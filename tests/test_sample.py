@@ -158,3 +158,38 @@ def test_perplexity_ranks_garbled_above_fluent(smollm2_dir):
     assert batched[1] > 3 * batched[0]
     single = np.array([perplexities([p], smollm2_dir, max_length=32, batch_size=1, progress=False)[0] for p in prompts[:2]])
     np.testing.assert_allclose(batched[:2], single, rtol=1e-3)  # padding and the mask do not leak into the mean
+
+
+def test_balancing_within_sources_removes_the_source_signal_pooled_balancing_keeps():
+    """Planted confound: strong-needed base rates 80 % (source a) vs 20 % (b), PPL independent of
+    both. After pooled 50/50 balancing the source still predicts the label; within sources it cannot."""
+    from ragrouter.evaluation.validation import roc_auc
+
+    rng = np.random.default_rng(3)
+    n = 2000
+    source = np.array(["a"] * (n // 2) + ["b"] * (n // 2))
+    label = np.where(source == "a", rng.random(n) < 0.8, rng.random(n) < 0.2).astype(np.int64)
+    df = pl.DataFrame(
+        {
+            "id": [f"t:{i}" for i in range(n)],
+            "prompt": [f"prompt {i}" for i in range(n)],
+            "source": source,
+            "weak_score": np.where(label == 1, 2, 5),
+            "label": label,
+            "split": ["train"] * n,
+        }
+    )
+    ppl = rng.lognormal(3.0, 0.5, n)
+
+    def source_signal(params: dict) -> tuple[float, pl.DataFrame]:
+        out = dynamic_sample(df, ppl, {"original_size": n // 2, **params}, seed=0)
+        return roc_auc(out["label"].to_numpy(), (out["source"] == "a").to_numpy().astype(float)), out
+
+    pooled_auc, pooled = source_signal({})
+    within_auc, within = source_signal({"rebalance_within": "source"})
+    assert pooled["label"].mean() == pytest.approx(0.5, abs=1e-3) and pooled_auc > 0.7
+    assert within_auc == pytest.approx(0.5, abs=1e-3)
+    for s in ("a", "b"):
+        assert within.filter(pl.col("source") == s)["label"].mean() == pytest.approx(0.5, abs=2e-3)
+    with pytest.raises(ValueError, match="not a corpus column"):
+        dynamic_sample(df, ppl, {"original_size": n // 2, "rebalance_within": "domain"})

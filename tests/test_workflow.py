@@ -103,7 +103,7 @@ def test_tiny_workflow_runs_every_rule(tmp_path, data_dir, smollm2_dir):
     code, out = run(["--cores", "2", "--max-threads", "1", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path)], env=env)
     assert code == 0, out[-5000:]
     table = pl.read_csv(tmp_path / "results/table1.csv")
-    rows = ["random", "sw_ranking", "matrix_factorization", "bert", "causal_llm", "p2l", "ragrouter_aug-on_sample-on_feat-on_rag-on"]
+    rows = ["random", "prompt_length", "knn", "sw_ranking", "matrix_factorization", "bert", "causal_llm", "p2l", "ragrouter_aug-on_sample-on_feat-on_rag-on"]
     assert table["router_id"].to_list() == rows
     assert {"CPT(50%)", "CPT(80%)", "APGR"} <= set(table.columns)
     for i in range(3, 7):  # every ablation table: the variant with one switch off, then the full method

@@ -18,6 +18,7 @@ import polars as pl
 from loguru import logger
 
 from ragrouter.data.benchmarks import BENCHMARKS
+from ragrouter.evaluation.diagnostics import score_diagnostics
 from ragrouter.evaluation.metrics import RANDOM_ROUTER, evaluate_router, load_scores
 from ragrouter.method.variants import FULL
 
@@ -225,6 +226,46 @@ def serving_section(serving_json: str) -> list[str]:
     ]
 
 
+CONTROLS = ("prompt_length", "knn")
+
+
+def control_verdicts(frame: pl.DataFrame) -> list[str]:
+    """The table's routers that do not beat a control (APGR not higher, point estimates)."""
+    apgr = dict(zip(frame["router_id"], frame["APGR"], strict=True))
+    names = dict(zip(frame["router_id"], frame["router"], strict=True))
+    out = []
+    for control in (c for c in CONTROLS if c in apgr):
+        losers = [names[r] for r in apgr if r not in CONTROLS and r != RANDOM_ROUTER and not apgr[r] > apgr[control]]
+        if losers:
+            out.append(f"  - not better than {names[control]} (APGR {apgr[control]:.3f}): {', '.join(losers)}")
+    return out
+
+
+def diagnostics_section(frames: dict[str, pl.DataFrame], tables: dict[str, dict], diagnostics: dict[str, pl.DataFrame]) -> list[str]:
+    """Per benchmark: what each router's score measures, and which routers do not beat the controls."""
+    out = [
+        "## Diagnostics: difficulty or source?",
+        "",
+        "ROC-AUC of *strong needed* (the strong model's quality above the weak one's: GPT-4 right and Mixtral",
+        "wrong on MMLU/GSM8K) by the router's score, and its Spearman correlation with the prompt's word count;",
+        "means over seeds. Below 0.5 a router ranks the prompts that need GPT-4 below chance.",
+        "",
+    ]
+    names = {r: n for f in frames.values() for r, n in zip(f["router_id"], f["router"], strict=True)}
+    for bench, diag in diagnostics.items():
+        out += [f"`{bench}`:", "", "| router | ROC-AUC strong needed | Spearman with word count |", "|---|---|---|"]
+        out += [f"| {names.get(r['router_id'], r['router_id'])} | {r['auc_strong_needed']:.3f} | {r['spearman_words']:+.3f} |" for r in diag.iter_rows(named=True)]
+        out.append("")
+    verdicts = [(spec.get("title", name), control_verdicts(frames[name])) for name, spec in tables.items()]
+    verdicts = [(title, lines) for title, lines in verdicts if lines]
+    if verdicts:
+        out += ["Routers that do not beat a control (a router that does not is not worth running):", ""]
+        for title, lines in verdicts:
+            out += [f"- {title}:", *lines]
+        out.append("")
+    return out
+
+
 def build_report(
     tables: dict[str, dict],
     table_paths: dict[str, str],
@@ -246,6 +287,7 @@ def build_report(
         "",
     ]
     boots: dict[str, dict[str, np.ndarray]] = {}
+    diagnostics: dict[str, pl.DataFrame] = {}
     frames: dict[str, pl.DataFrame] = {}
     for name, spec in tables.items():
         bench = spec["benchmark"]
@@ -255,6 +297,7 @@ def build_report(
             benchmark = pl.read_parquet(benchmark_paths[bench])
             scores = load_scores(benchmark, [p for p in score_paths if f"/scores/{bench}/" in p])
             boots[bench] = bootstrap(scores, benchmark["strong"].to_numpy(), benchmark["weak"].to_numpy(), BENCHMARKS[bench].scale, resamples)
+            diagnostics[bench] = score_diagnostics(benchmark, scores)
             out += [f"Benchmark `{bench}`: {benchmark.height} prompts scored; accuracy vs % strong calls: ![{bench}](plots/{bench}.png)", ""]
         out += [f"## {spec.get('title', name)}", "", table_markdown(frame, bench, boots[bench]), ""]
     claims, verdicts = [], []  # the thesis claims wins on MMLU and GSM8K (Tables 1-6); other benchmarks are extra
@@ -280,6 +323,7 @@ def build_report(
         "|---|---|---|---|",
         *(c.row for c in claims),
         "",
+        *diagnostics_section(frames, tables, diagnostics),
         *(context or []),
     ]
     jobs = job_times(benchmark_dir)

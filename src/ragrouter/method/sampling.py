@@ -48,6 +48,8 @@ DEFAULT_SAMPLE_PARAMS: dict[str, Any] = {
     "target_position": 0.5,  # T = original + position * (input - original): thesis 175k + 0.5 * 50k = 200k
     "fallback_fraction": 0.9,  # no augmentation (original missing or >= input): T = fraction * input
     "rebalance": True,
+    # null: one 50/50 balance over all train rows (the thesis); "source": 50/50 within each source
+    "rebalance_within": None,
     # Draw without replacement (weighted): a row is kept at most once until its label runs out.
     # Decision: with replacement (the thesis' wording) PPL^1.5 concentrates ~80 % of the weight on
     # the hardest quartile, so a draw of T rows held only ~1/3 distinct prompts - the sampled corpus
@@ -231,31 +233,51 @@ def weighted_draw(pool: np.ndarray, weights: np.ndarray, size: int, replace: boo
 
 
 def rebalance(
-    drawn: np.ndarray, labels: np.ndarray, weights: np.ndarray, size: int, rng: np.random.Generator, replace: bool = False
+    drawn: np.ndarray,
+    labels: np.ndarray,
+    weights: np.ndarray,
+    size: int,
+    rng: np.random.Generator,
+    replace: bool = False,
+    groups: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Row indices with size // 2 (+1 for the smaller label value on odd sizes) rows per label.
+    """Row indices with equal label counts: size // 2 (+1 for the smaller label value on odd sizes)
+    per label, or, with `groups` (e.g. the source of each row), equal label counts *within* each
+    group, each group keeping its share of `drawn`.
 
-    Majority: uniform downsampling of its draws (they already carry the PPL bias). Minority: its
-    draws plus extra PPL-weighted draws from its input rows not drawn yet (`replace` False, until
-    they run out) or from all of them (`replace` True).
+    Per group the majority label is downsampled uniformly from its draws (they already carry the
+    PPL bias); the minority label keeps its draws plus extra PPL-weighted draws from its rows not
+    drawn yet (`replace` False, until they run out) or from all of them (`replace` True). Balancing
+    within sources removes what pooled balancing leaves behind: with base rates of 73 % and 17 %
+    strong-needed, "strong needed" otherwise also means "looks like the 73 % source".
     """
-    classes = np.unique(labels)
-    if len(classes) < 2:
-        logger.warning(f"sampling: only label(s) {classes.tolist()} in the train rows; nothing to rebalance")
+    if groups is None:
+        groups = np.zeros(len(labels), dtype=np.int64)
+    if len(np.unique(labels)) < 2:
+        logger.warning(f"sampling: only label(s) {np.unique(labels).tolist()} in the train rows; nothing to rebalance")
         return drawn
-    per = {c: size // len(classes) + (k < size % len(classes)) for k, c in enumerate(classes)}
+    single = len(np.unique(groups)) == 1
     parts = []
-    for c in classes:
-        mine = drawn[labels[drawn] == c]
-        want = per[c]
-        if len(mine) >= want:
-            parts.append(np.sort(rng.choice(mine, size=want, replace=False)))
-        else:
-            pool = np.flatnonzero(labels == c)
-            if not replace:
-                fresh = np.setdiff1d(pool, mine)
-                pool = fresh if len(fresh) and weights[fresh].sum() > 0 else pool
-            parts.append(np.concatenate([mine, weighted_draw(pool, weights, want - len(mine), replace, rng)]))
+    for g in np.unique(groups):
+        in_group = groups == g
+        classes = np.unique(labels[in_group])
+        mine_g = drawn[in_group[drawn]]
+        if len(classes) < 2:
+            parts.append(mine_g)  # nothing to balance in a one-label group
+            continue
+        g_size = size if single else len(mine_g)
+        per = {c: g_size // len(classes) + (k < g_size % len(classes)) for k, c in enumerate(classes)}
+        for c in classes:
+            mine = mine_g[labels[mine_g] == c]
+            want = per[c]
+            if len(mine) >= want:
+                parts.append(np.sort(rng.choice(mine, size=want, replace=False)))
+            else:
+                pool = np.flatnonzero(in_group & (labels == c))
+                if not replace:
+                    fresh = np.setdiff1d(pool, mine)
+                    pool = fresh if len(fresh) and weights[fresh].sum() > 0 else pool
+                parts.append(np.concatenate([mine, weighted_draw(pool, weights, want - len(mine), replace, rng)]))
     return np.concatenate(parts)
 
 
@@ -296,7 +318,12 @@ def dynamic_sample(corpus: pl.DataFrame, ppl: np.ndarray, params: dict[str, Any]
     drawn = weighted_draw(np.arange(train.height), weights, size, p["replace"], rng)
     logger.info(f"sampling: weighted draw: {len(drawn)} rows ({len(np.unique(drawn))} distinct); labels: {_label_counts(labels[drawn])}")
     if p["rebalance"]:
-        drawn = rebalance(drawn, labels, weights, size, rng, p["replace"])
+        groups = None
+        if p["rebalance_within"] is not None:
+            if p["rebalance_within"] not in train.columns:
+                raise ValueError(f"dynamic_sample: rebalance_within {p['rebalance_within']!r} is not a corpus column")
+            groups = np.unique(train[p["rebalance_within"]].to_numpy().astype(str), return_inverse=True)[1]
+        drawn = rebalance(drawn, labels, weights, size, rng, p["replace"], groups)
         logger.info(f"sampling: rebalanced: {len(drawn)} rows ({len(np.unique(drawn))} distinct); labels: {_label_counts(labels[drawn])}")
     drawn = drawn[rng.permutation(len(drawn))]
     sampled = train[drawn.tolist()]

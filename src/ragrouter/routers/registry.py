@@ -6,6 +6,7 @@ Importing this module imports no torch, so the Snakefile can use the kind lists 
 
 Router kinds and what they train on:
 - `sw_ranking`, `matrix_factorization`, `p2l`: battles + corpus, on cached sentence embeddings;
+- controls: `knn` (corpus labels, cached embeddings) and `prompt_length` (nothing to train);
 - `bert`, `causal_llm`: the corpus' labels, fine-tuning a local backbone folder;
 - `ragrouter`: RAGRouter (`ragrouter.method.classifier`), trained by its own rule.
 """
@@ -25,7 +26,16 @@ from ragrouter.common.io import atomic_dir
 from ragrouter.common.seeding import seed_everything
 from ragrouter.routers.base import Router
 
-EMBEDDING_KINDS = {"sw_ranking": "ragrouter.routers.sw_ranking", "matrix_factorization": "ragrouter.routers.matrix_factorization", "p2l": "ragrouter.routers.p2l"}
+# kind -> module with `train`: corpus routers take (corpus, battles, encoder, params, seed), backbone
+# routers (corpus, params, seed, model_dir)
+CORPUS_KINDS = {
+    "sw_ranking": "ragrouter.routers.sw_ranking",
+    "matrix_factorization": "ragrouter.routers.matrix_factorization",
+    "p2l": "ragrouter.routers.p2l",
+    "knn": "ragrouter.routers.knn",  # control
+    "prompt_length": "ragrouter.routers.prompt_length",  # control
+}
+EMBEDDING_KINDS = {"sw_ranking", "matrix_factorization", "p2l", "knn"}  # read the cached sentence embeddings
 BACKBONE_KINDS = {"bert": "ragrouter.routers.bert_classifier", "causal_llm": "ragrouter.routers.causal_llm"}
 # the `kind` a fine-tuned checkpoint records in its router.json -> the module that loads it
 CHECKPOINT_KINDS = {"bert_classifier": BACKBONE_KINDS["bert"], "causal_llm": BACKBONE_KINDS["causal_llm"], "ragrouter": "ragrouter.method.classifier"}
@@ -49,11 +59,11 @@ def train_router(
 ) -> Router:
     seed_everything(seed)
     logger.info(f"training {kind} (seed {seed}) on {corpus.filter(pl.col('split') == 'train').height} train / {corpus.filter(pl.col('split') == 'validation').height} validation rows, {battles.height} battles; params {params}")
-    if kind in EMBEDDING_KINDS:
-        return importlib.import_module(EMBEDDING_KINDS[kind]).train(corpus, battles, encoder, params, seed)
+    if kind in CORPUS_KINDS:
+        return importlib.import_module(CORPUS_KINDS[kind]).train(corpus, battles, encoder, params, seed)
     if kind in BACKBONE_KINDS:
         return importlib.import_module(BACKBONE_KINDS[kind]).train(corpus, params, seed, str(model_dir))
-    raise ValueError(f"unknown router kind {kind!r}; known: {sorted(EMBEDDING_KINDS) + sorted(BACKBONE_KINDS)}")
+    raise ValueError(f"unknown router kind {kind!r}; known: {sorted(CORPUS_KINDS) + sorted(BACKBONE_KINDS)}")
 
 
 def save_checkpoint(router: Router, out_dir: str | Path) -> None:

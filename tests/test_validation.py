@@ -1,0 +1,33 @@
+"""The validation metric every choice is made with: per-source ROC-AUC and its mean."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ragrouter.evaluation.validation import per_source_auc, roc_auc, stratified_auc
+
+
+def test_stratified_auc_on_a_hand_checked_example():
+    # source a: positives {0.4, 0.8} above both negatives {0.1, 0.35}: 4 of 4 pairs -> 1.0
+    # source b: positives {0.2, 0.9} vs negatives {0.3, 0.1}: 0.2<0.3, 0.2>0.1, 0.9>0.3, 0.9>0.1 -> 0.75
+    # source c: one label only -> NaN, left out of the mean
+    labels = np.array([0, 1, 0, 1, 1, 0, 1, 0, 1, 1])
+    scores = np.array([0.1, 0.4, 0.35, 0.8, 0.2, 0.3, 0.9, 0.1, 0.5, 0.6])
+    sources = ["a"] * 4 + ["b"] * 4 + ["c"] * 2
+    per = per_source_auc(labels, scores, sources)
+    assert list(per) == ["a", "b", "c"]
+    assert per["a"] == 1.0 and per["b"] == 0.75 and np.isnan(per["c"])
+    assert stratified_auc(labels, scores, sources) == pytest.approx(0.875)
+
+
+def test_a_score_that_only_knows_the_source_is_rewarded_pooled_but_not_within_sources():
+    """Base rates 80 % vs 20 %, difficulty independent of the source: the source indicator alone
+    scores well pooled and exactly 0.5 within each source."""
+    rng = np.random.default_rng(0)
+    sources = np.array(["alpaca"] * 500 + ["routerbench"] * 500)
+    labels = np.concatenate([rng.random(500) < 0.8, rng.random(500) < 0.2]).astype(int)
+    source_only = (sources == "alpaca").astype(float)
+    assert roc_auc(labels, source_only) > 0.75
+    assert stratified_auc(labels, source_only, sources) == 0.5
+    assert np.isnan(stratified_auc(np.ones(4), np.arange(4.0), ["a", "a", "b", "b"]))
