@@ -5,13 +5,20 @@ from snakemake.utils import validate
 # Only light modules here (no torch): they are imported every time Snakemake parses the rules.
 from ragrouter.data.sources import datasets, resolve_data_dir
 from ragrouter.method.variants import FULL as FULL_RAGROUTER, VARIANT_RE, variant_name
-from ragrouter.routers.registry import EMBEDDING_KINDS as EMBEDDING_ROUTER_KINDS
+from ragrouter.routers.registry import BACKBONE_KINDS, CORPUS_KINDS, EMBEDDING_KINDS as EMBEDDING_ROUTER_KINDS
 
 
 # `--config seeds=[0]` arrives as strings (Snakemake reads command-line lists with YAML's BaseLoader)
 _seeds = config.get("seeds", [0])
 config["seeds"] = [int(s) if str(s).isdigit() else s for s in (_seeds if isinstance(_seeds, list) else [_seeds])]
 validate(config, schema="../schemas/config.schema.yaml")
+# A table row is a configured router, a known router kind not configured here (its row stays out),
+# or a RAGRouter variant; anything else is a typo that would silently drop the row.
+_known = {"random", *config["routers"], *CORPUS_KINDS, *BACKBONE_KINDS}
+for _table, _spec in config["tables"].items():
+    for _row in _spec["rows"]:
+        if _row not in _known and not VARIANT_RE.match(_row):
+            raise ValueError(f"config: tables.{_table}.rows: unknown router {_row!r}; configured: {sorted(config['routers'])}")
 
 DATASETS = datasets()
 TRAINED_ROUTERS = [r for r in config["routers"] if r != "random"]

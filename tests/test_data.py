@@ -23,15 +23,18 @@ def test_fetch_verifies_and_copies(data_dir, tmp_path):
     assert files[0].read_bytes() == (data_dir / "gpt4-dataset-sample/labeled_test_dataset.json").read_bytes()
 
 
-def test_checksum_mismatch_names_the_file(data_dir, tmp_path):
+def test_checksum_mismatch_names_the_users_file_not_a_temporary_copy(data_dir, tmp_path):
     bad = tmp_path / "data"
     shutil.copytree(data_dir / "gpt4-dataset-sample", bad / "gpt4-dataset-sample")
     target = bad / "gpt4-dataset-sample/labeled_test_dataset.json"
     target.chmod(0o644)
-    target.write_text(target.read_text().replace("Hotel", "Motel", 1))
-    with pytest.raises(DataError, match=r"checksum mismatch for .*labeled_test_dataset\.json"):
+    raw = bytearray(target.read_bytes())
+    raw[100] ^= 0x01  # one bit of one byte
+    target.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match=r"checksum mismatch for (\S+):") as err:
         fetch_dataset("gpt4-dataset-sample", bad, tmp_path / "out")
-    assert not (tmp_path / "out").exists()  # nothing half-written
+    assert f"checksum mismatch for {target}:" in str(err.value)
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))  # nothing half-written, no staging left
 
 
 def test_missing_file_without_url_says_where_it_looked(tmp_path):

@@ -32,3 +32,20 @@ def test_gzip_lines_are_byte_reproducible(tmp_path):
     write_gzip_lines(["b", "a"], tmp_path / "x.gz")
     assert (tmp_path / "x.gz").read_bytes() == first
     assert gzip.decompress(first).decode() == "b\na\n"
+
+
+def test_outputs_are_readable_like_any_file_the_user_writes(tmp_path):
+    """mkstemp/mkdtemp make 0600/0700; outputs follow the umask (group-readable on a shared cluster)."""
+    import os
+
+    from ragrouter.common.io import atomic_dir, write_text
+
+    old = os.umask(0o002)
+    try:
+        write_text("x", tmp_path / "out.txt")
+        with atomic_dir(tmp_path / "folder") as staging:
+            (staging / "f").write_text("y")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o664
+    assert (tmp_path / "folder").stat().st_mode & 0o777 == 0o775

@@ -193,3 +193,19 @@ def test_balancing_within_sources_removes_the_source_signal_pooled_balancing_kee
         assert within.filter(pl.col("source") == s)["label"].mean() == pytest.approx(0.5, abs=2e-3)
     with pytest.raises(ValueError, match="not a corpus column"):
         dynamic_sample(df, ppl, {"original_size": n // 2, "rebalance_within": "domain"})
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_sampled_rows_do_not_move_when_the_perplexities_carry_float_noise(replace):
+    """Another CPU computes the PPLs to ~1e-7 relative; a relative 1e-6 must not change one sampled row."""
+    rng = np.random.default_rng(5)
+    n = 4000
+    label = (rng.random(n) < 0.22).astype(np.int64)
+    df = pl.DataFrame(
+        {"id": [f"r:{i}" for i in range(n)], "prompt": [f"p {i}" for i in range(n)], "source": ["s"] * n, "weak_score": np.where(label == 1, 2, 5), "label": label, "split": ["train"] * n}
+    )
+    ppl = np.exp(rng.normal(3.0, 0.8, n))
+    noisy = ppl * (1 + 1e-6 * rng.uniform(-1, 1, n))
+    params = {"original_size": 3100, "replace": replace}
+    for seed in range(3):
+        assert dynamic_sample(df, ppl, params, seed=seed)["id"].to_list() == dynamic_sample(df, noisy, params, seed=seed)["id"].to_list()

@@ -53,11 +53,21 @@ def test_slurm_profile_dry_runs():
     assert code == 0, out
 
 
-def test_bad_config_is_rejected(tmp_path):
-    config = (ROOT / ".test/config.yaml").read_text().replace("validation_fraction: 0.2", "validation_fraction: 2")
-    (tmp_path / "config.yaml").write_text(config)
+@pytest.mark.parametrize(
+    ("old", "new", "named"),
+    [
+        ("validation_fraction: 0.2", "validation_fraction: 2", "validation_fraction"),  # out of range
+        ("rows: [random, prompt_length,", "rows: [random, promt_length,", "promt_length"),  # misspelled table row
+        ("    name: P2L\n", "    name: P2L\n    mem: 4000\n", "'mem' was unexpected"),  # a router setting nothing reads
+        ("seeds: [0]", "seeds: [0]\nseed: [1]", "'seed' was unexpected"),  # unknown top-level key
+    ],
+)
+def test_bad_config_is_rejected(tmp_path, old, new, named):
+    text = (ROOT / ".test/config.yaml").read_text()
+    assert old in text
+    (tmp_path / "config.yaml").write_text(text.replace(old, new, 1))
     code, out = run(["-n", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path)])
-    assert code != 0 and "validation_fraction" in out
+    assert code != 0 and named in out
 
 
 def planned_jobs(target: str, workdir: Path) -> set[tuple[str, str]]:

@@ -11,8 +11,10 @@ Procedure (train rows only; validation rows pass through unchanged):
    against single outliers, `ppl_clip_quantile`), f(L1..L4) = Beta(2, 5) quantiles at
    0.1 / 0.3 / 0.7 / 0.9 (~0.09, 0.18, 0.36, 0.51: harder levels weigh up to ~5.5x more);
 3. weighted sampling to the target size T (original < T < input); without replacement by default
-   (`replace`, see DEFAULT_SAMPLE_PARAMS for why);
-4. label rebalancing to T: T/2 rows per label. Decision: the majority label is *downsampled*
+   (`replace`, see DEFAULT_SAMPLE_PARAMS for why), by exponential races (`weighted_draw`), so the
+   sampled rows do not depend on float noise in the perplexities;
+4. label rebalancing to T: T/2 rows per label (or per label within each source,
+   `rebalance_within: source`, so that a label does not also mean "from the high-base-rate source"). Decision: the majority label is *downsampled*
    (its stage-3 draws, uniformly without replacement) and the minority label is *upsampled*
    (further PPL-weighted draws with replacement from its input rows). Anyscale's llm-router
    (`balance_dataset` in src/utils.py, used by its notebook) downsamples every class to the
@@ -219,17 +221,35 @@ def _label_counts(labels: np.ndarray) -> str:
     return ", ".join(f"label {v}: {c} ({c / max(len(labels), 1):.1%})" for v, c in zip(values, counts, strict=True))
 
 
+def _race_winners(w: np.ndarray, draws: int, rng: np.random.Generator, chunk: int = 256) -> np.ndarray:
+    """Positions of `draws` independent weighted draws with replacement: per draw the smallest
+    E / w with E ~ Exp(1) per row (an exponential race)."""
+    out = [np.zeros(0, dtype=np.int64)]
+    for start in range(0, draws, chunk):
+        e = rng.standard_exponential((min(chunk, draws - start), len(w)))
+        out.append(np.argmin(np.where(w > 0, e / np.where(w > 0, w, 1.0), np.inf), axis=1))
+    return np.concatenate(out)
+
+
 def weighted_draw(pool: np.ndarray, weights: np.ndarray, size: int, replace: bool, rng: np.random.Generator) -> np.ndarray:
     """`size` PPL-weighted draws from `pool`; without replacement each row first appears once, and
-    only when the pool is exhausted are further rows drawn again (with replacement)."""
-    w = weights[pool] / weights[pool].sum()
+    only when the pool is exhausted are further rows drawn again (with replacement).
+
+    Exponential races (Efraimidis-Spirakis): row i gets the key E_i / w_i, E_i ~ Exp(1) drawn in pool
+    order, and the smallest keys win. A row's key depends on its own weight alone, so float noise in
+    the perplexities (another CPU) can only swap two rows whose keys tie to that precision; with
+    `rng.choice(p=...)` every weight moved every cumulative boundary and a few rows changed per run.
+    """
+    w = weights[pool]
     if replace:
-        return rng.choice(pool, size=size, replace=True, p=w)
-    nonzero = int((w > 0).sum())
-    first = rng.choice(pool, size=min(size, nonzero), replace=False, p=w)
+        return pool[_race_winners(w, size, rng)]
+    keys = np.where(w > 0, rng.standard_exponential(len(pool)) / np.where(w > 0, w, 1.0), np.inf)
+    # which rows win depends on the keys; their order must not (a near-tie anywhere would reorder
+    # them and move every later uniform pick), so the winners come back in pool order
+    first = pool[np.sort(np.argsort(keys, kind="stable")[: min(size, int((w > 0).sum()))])]
     if len(first) == size:
         return first
-    return np.concatenate([first, rng.choice(pool, size=size - len(first), replace=True, p=w)])
+    return np.concatenate([first, pool[_race_winners(w, size - len(first), rng)]])
 
 
 def rebalance(
