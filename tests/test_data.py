@@ -168,3 +168,26 @@ def test_max_rows_per_source_is_a_seeded_sample_with_its_battles(data_dir):
     assert small.height == 50 and small.equals(again) and not small.equals(other)
     assert set(small["id"]) <= set(full["id"]) and small["id"].to_list() != full["id"].head(50).to_list()
     assert set(battles["prompt"]) <= set(small["prompt"])
+
+
+def test_balance_within_source_removes_the_source_signal_from_the_training_labels():
+    import numpy as np
+
+    from ragrouter.data.corpus import balance_within_source
+    from ragrouter.evaluation.validation import roc_auc
+
+    rng = np.random.default_rng(0)
+    n = 1000
+    source = ["alpaca-eval"] * (n // 2) + ["routerbench-zs"] * (n // 2)
+    label = np.concatenate([rng.random(n // 2) < 0.8, rng.random(n // 2) < 0.2]).astype(np.int64)
+    split = ["validation" if i % 10 == 0 else "train" for i in range(n)]
+    corpus = pl.DataFrame({"id": [f"r:{i:04d}" for i in range(n)], "prompt": [f"p{i}" for i in range(n)], "source": source, "label": label, "split": split})
+    train = corpus.filter(pl.col("split") == "train")
+    assert roc_auc(train["label"].to_numpy(), (train["source"] == "alpaca-eval").to_numpy().astype(float)) > 0.75
+    out = balance_within_source(corpus, seed=0)
+    balanced = out.filter(pl.col("split") == "train")
+    assert roc_auc(balanced["label"].to_numpy(), (balanced["source"] == "alpaca-eval").to_numpy().astype(float)) == 0.5
+    for s in ("alpaca-eval", "routerbench-zs"):
+        assert balanced.filter(pl.col("source") == s)["label"].mean() == 0.5
+    assert out.filter(pl.col("split") == "validation").equals(corpus.filter(pl.col("split") == "validation"))
+    assert out.equals(balance_within_source(corpus, seed=0)) and not out.equals(balance_within_source(corpus, seed=1))

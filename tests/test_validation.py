@@ -18,7 +18,8 @@ def test_stratified_auc_on_a_hand_checked_example():
     per = per_source_auc(labels, scores, sources)
     assert list(per) == ["a", "b", "c"]
     assert per["a"] == 1.0 and per["b"] == 0.75 and np.isnan(per["c"])
-    assert stratified_auc(labels, scores, sources) == pytest.approx(0.875)
+    assert stratified_auc(labels, scores, sources, min_per_class=1) == pytest.approx(0.875)
+    assert stratified_auc(labels, scores, sources, min_per_class=3) != stratified_auc(labels, scores, sources, min_per_class=3)  # NaN: no source has 3 per label
 
 
 def test_a_score_that_only_knows_the_source_is_rewarded_pooled_but_not_within_sources():
@@ -30,4 +31,19 @@ def test_a_score_that_only_knows_the_source_is_rewarded_pooled_but_not_within_so
     source_only = (sources == "alpaca").astype(float)
     assert roc_auc(labels, source_only) > 0.75
     assert stratified_auc(labels, source_only, sources) == 0.5
-    assert np.isnan(stratified_auc(np.ones(4), np.arange(4.0), ["a", "a", "b", "b"]))
+    assert np.isnan(stratified_auc(np.ones(4), np.arange(4.0), ["a", "a", "b", "b"], min_per_class=1))
+
+
+def test_validation_set_scores_both_metrics_and_rejects_an_unknown_one():
+    import polars as pl
+
+    from ragrouter.evaluation.validation import ValidationSet
+
+    rows = pl.DataFrame({"prompt": list("abcdefgh"), "label": [0, 1, 0, 1, 1, 0, 1, 0], "source": ["a"] * 4 + ["b"] * 4})
+    scores = np.array([0.1, 0.4, 0.35, 0.8, 0.2, 0.3, 0.9, 0.1])
+    assert np.isnan(ValidationSet.of(rows).auc(scores, "per_source"))  # two rows per label and source: too few to choose by
+    val, scores = ValidationSet.of(pl.concat([rows] * 3)), np.tile(scores, 3)
+    assert val.auc(scores, "per_source") == pytest.approx(0.875) and val.auc(scores) == pytest.approx(roc_auc(val.labels, scores))
+    assert "a 1.000" in val.summary(scores) and "b 0.750" in val.summary(scores)
+    with pytest.raises(ValueError, match="per_source"):
+        val.auc(scores, "macro")

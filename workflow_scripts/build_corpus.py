@@ -11,6 +11,7 @@ from loguru import logger
 from ragrouter.common.io import setup_logging, write_csv, write_parquet
 from ragrouter.data.corpus import (
     assign_split,
+    balance_within_source,
     build_corpus,
     label_summary,
     validation_prompts,
@@ -30,6 +31,8 @@ battles = decontaminate(battles, index, "battles")
 
 validation = validation_prompts(corpus, cfg["validation_fraction"], cfg["split_seed"])
 corpus, battles = assign_split(corpus, validation), assign_split(battles, validation)
+if cfg.get("balance", "none") == "within_source":
+    corpus = balance_within_source(corpus, cfg["split_seed"])
 summary = label_summary(corpus)
 for row in summary.iter_rows(named=True):
     logger.info(f"corpus source {row['source']}: {row['rows']} rows, strong share {row['strong_share']:.3f}, mean weak score {row['mean_weak_score']:.2f}")

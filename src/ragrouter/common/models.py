@@ -20,6 +20,8 @@ from loguru import logger
 
 from ragrouter.common.io import atomic_dir
 
+HUB_IGNORE = ["*.msgpack", "*.h5", "*.ot", "flax_model*", "tf_model*", "rust_model*", "onnx/*", "*.onnx", "coreml/*"]
+
 
 class ModelError(RuntimeError):
     pass
@@ -59,10 +61,11 @@ def prepare_model(source: str, out_dir: str | Path) -> Path:
                 raise ModelError(f"no .gguf file in {pkg}")
             _save_gguf_as_hf(pkg, gguf.name, staging)
         elif kind == "hub":
-            from transformers import AutoModel, AutoTokenizer
+            # the repository's files as they are: heads (an LM head is not in `AutoModel`), tokenizer
+            # files (sentencepiece models included) and configs; other frameworks' weights skipped
+            from huggingface_hub import snapshot_download
 
-            AutoTokenizer.from_pretrained(ref).save_pretrained(staging)
-            AutoModel.from_pretrained(ref).save_pretrained(staging)
+            snapshot_download(ref, local_dir=staging, ignore_patterns=HUB_IGNORE)
         elif kind == "path":
             shutil.copytree(Path(ref).expanduser(), staging, dirs_exist_ok=True)
         else:

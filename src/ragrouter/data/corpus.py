@@ -311,6 +311,34 @@ def assign_split(table: pl.DataFrame, validation: set[str]) -> pl.DataFrame:
     )
 
 
+BALANCE_MODES = ("none", "within_source")
+
+
+def balance_within_source(corpus: pl.DataFrame, seed: int) -> pl.DataFrame:
+    """Train rows with equal label counts inside every source: each source's majority label is
+    downsampled (seeded, uniformly) to its minority count. Validation rows are kept as they are.
+
+    Why: the sources' strong-needed base rates differ (alpaca-eval 73 %, RouterBench 17 %), so on the
+    pooled corpus "needs the strong model" also means "looks like alpaca-eval", and every router
+    trained on it learns the source; balanced within sources, the source predicts nothing."""
+    train, validation = corpus.filter(pl.col("split") == "train"), corpus.filter(pl.col("split") != "train")
+    parts = []
+    for source in sorted(train["source"].unique().to_list()):
+        rows = train.filter(pl.col("source") == source)
+        counts = rows["label"].value_counts()
+        if counts.height < 2:
+            logger.warning(f"balance: source {source} has one label only in the train split; dropped")
+            continue
+        n = int(counts["count"].min())
+        for label in (0, 1):
+            group = rows.filter(pl.col("label") == label)
+            keep = sorted(random.Random(f"{seed}:{source}:{label}").sample(range(group.height), n))
+            parts.append(group[keep])
+    balanced = pl.concat(parts).sort("id")
+    logger.info(f"balance within source: {train.height} train rows -> {balanced.height} (validation {validation.height} unchanged)")
+    return pl.concat([balanced, validation]).sort("id")
+
+
 def label_summary(corpus: pl.DataFrame) -> pl.DataFrame:
     return (
         corpus.group_by("source")

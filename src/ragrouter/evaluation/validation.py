@@ -4,8 +4,10 @@ validation split; benchmark prompts never enter here."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -25,11 +27,54 @@ def per_source_auc(labels: np.ndarray, scores: np.ndarray, sources: Sequence[str
     return {s: roc_auc(labels[sources == s], scores[sources == s]) for s in sorted(set(sources.tolist()))}
 
 
-def stratified_auc(labels: np.ndarray, scores: np.ndarray, sources: Sequence[str]) -> float:
+MIN_PER_CLASS = 5  # a source with fewer validation rows of either label is too noisy to choose by
+
+
+def stratified_auc(labels: np.ndarray, scores: np.ndarray, sources: Sequence[str], min_per_class: int = MIN_PER_CLASS) -> float:
     """Mean of the per-source ROC-AUCs: how well the score ranks difficulty *within* a source.
 
     The pooled ROC-AUC also rewards a score that only recognises the source, when the sources'
     strong-needed base rates differ (73 % on alpaca-eval, 17 % on RouterBench); this one does not.
-    NaN when no source has both labels."""
-    values = [v for v in per_source_auc(labels, scores, sources).values() if np.isfinite(v)]
+    Sources with fewer than `min_per_class` rows of either label are left out (the 10-row
+    gpt4_dataset sample has one or two validation rows: its AUC is 0 or 1). NaN when none is left."""
+    labels, scores, sources = np.asarray(labels), np.asarray(scores, dtype=np.float64), np.asarray(sources)
+    values = []
+    for s in sorted(set(sources.tolist())):
+        mine = labels[sources == s]
+        if min(int((mine == 1).sum()), int((mine == 0).sum())) >= min_per_class:
+            values.append(roc_auc(mine, scores[sources == s]))
     return float(np.mean(values)) if values else float("nan")
+
+
+VALIDATION_METRICS = ("pooled", "per_source")
+
+
+@dataclass(frozen=True)
+class ValidationSet:
+    """Validation prompts with their routing labels (1 = strong needed) and sources: what every
+    router's choices (epoch, grid, K) are scored on, by `auc(scores, metric)`."""
+
+    prompts: list[str]
+    labels: np.ndarray
+    sources: list[str]
+
+    @classmethod
+    def of(cls, rows: pl.DataFrame) -> ValidationSet:
+        sources = rows["source"].to_list() if "source" in rows.columns else ["all"] * rows.height
+        return cls(rows["prompt"].to_list(), rows["label"].to_numpy().astype(np.int64), sources)
+
+    def __len__(self) -> int:
+        return len(self.prompts)
+
+    def auc(self, scores: np.ndarray, metric: str = "pooled") -> float:
+        """"pooled": ROC-AUC over all rows; "per_source": the mean of per-source ROC-AUCs."""
+        if metric == "pooled":
+            return roc_auc(self.labels, scores)
+        if metric == "per_source":
+            return stratified_auc(self.labels, scores, self.sources)
+        raise ValueError(f"validation metric must be one of {VALIDATION_METRICS}, got {metric!r}")
+
+    def summary(self, scores: np.ndarray) -> str:
+        """Both metrics and every source's ROC-AUC, for the training logs."""
+        per = ", ".join(f"{s} {v:.3f}" for s, v in per_source_auc(self.labels, scores, self.sources).items())
+        return f"pooled ROC-AUC {self.auc(scores):.4f}, mean per-source {self.auc(scores, 'per_source'):.4f} ({per})"

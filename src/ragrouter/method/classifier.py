@@ -25,7 +25,7 @@ import polars as pl
 from loguru import logger
 
 from ragrouter.common.io import atomic_dir, sha1_text
-from ragrouter.evaluation.validation import roc_auc
+from ragrouter.evaluation.validation import ValidationSet
 from ragrouter.method.knowledge_base import KnowledgeBase, rag_prompt
 from ragrouter.routers import bert_classifier
 from ragrouter.routers.base import Router
@@ -35,6 +35,7 @@ DEFAULT_RAG_PARAMS: dict[str, Any] = {
     "neighbours": 4,  # K retrieved knowledge-base entries per query; a list: the grid K is chosen from
     "query_chars": 480,  # the query is cut to this many characters in the RAG prompt
     "neighbour_chars": 120,  # each neighbour's text is cut to this many characters
+    "validation_metric": "pooled",  # K choice by ROC-AUC: "pooled" or "per_source" (mean of per-source AUCs)
 }
 
 
@@ -91,15 +92,15 @@ def rag_texts(
     ]
 
 
-def choose_neighbours(kb: KnowledgeBase, vectors: np.ndarray, labels: np.ndarray, grid: Sequence[int]) -> int:
+def choose_neighbours(kb: KnowledgeBase, vectors: np.ndarray, val: ValidationSet, grid: Sequence[int], metric: str = "pooled") -> int:
     """K with the best validation ROC-AUC of the neighbours' mean strong label (the retrieval signal
     the classifier reads), chosen before any classifier is trained; ties go to the smaller K."""
 
     ids, _ = kb.search(vectors, max(grid))
     neighbour_labels = np.where(ids >= 0, kb.labels[np.maximum(ids, 0)], np.nan)
-    aucs = {k: roc_auc(labels, np.nan_to_num(np.nanmean(neighbour_labels[:, :k], axis=1), nan=0.5)) for k in sorted(grid)}
+    aucs = {k: val.auc(np.nan_to_num(np.nanmean(neighbour_labels[:, :k], axis=1), nan=0.5), metric) for k in sorted(grid)}
     best = max(aucs, key=lambda k: (round(aucs[k], 4), -k))
-    logger.info(f"ragrouter: validation ROC-AUC of the K-neighbour label vote {({k: round(v, 4) for k, v in aucs.items()})}; K = {best}")
+    logger.info(f"ragrouter: validation ROC-AUC ({metric}) of the K-neighbour label vote {({k: round(v, 4) for k, v in aucs.items()})}; K = {best}")
     return best
 
 
@@ -161,7 +162,7 @@ def train(
     A list of `neighbours` is a grid for K, chosen on validation (`choose_neighbours`)."""
     p = {**DEFAULT_RAG_PARAMS, **params}
     if kb is not None and isinstance(p["neighbours"], list):
-        p["neighbours"] = choose_neighbours(kb, features(validation["prompt"].to_list()), validation["label"].to_numpy(), p["neighbours"])
+        p["neighbours"] = choose_neighbours(kb, features(validation["prompt"].to_list()), ValidationSet.of(validation), p["neighbours"], p["validation_metric"])
     frames = []
     for split, part in (("train", rows), ("validation", validation)):
         prompts = part["prompt"].to_list()

@@ -17,7 +17,7 @@ import polars as pl
 from loguru import logger
 
 from ragrouter.common.seeding import seed_everything
-from ragrouter.evaluation.validation import roc_auc
+from ragrouter.evaluation.validation import ValidationSet
 from ragrouter.routers.bradley_terry import (
     PairCounts,
     aggregate_pairs,
@@ -34,12 +34,12 @@ def train_split(table: pl.DataFrame, split: str = "train") -> pl.DataFrame:
     return table.filter(pl.col("split") == split)
 
 
-def routed_validation(corpus: pl.DataFrame, strong_model: str, weak_model: str) -> tuple[list[str], np.ndarray]:
-    """Validation prompts labelled for the routed pair and their labels (1 = strong needed)."""
+def routed_validation(corpus: pl.DataFrame, strong_model: str, weak_model: str) -> ValidationSet:
+    """Validation prompts labelled for the routed pair, with their labels (1 = strong needed) and sources."""
     rows = train_split(corpus, "validation")
     if {"strong_model", "weak_model"} <= set(rows.columns):
         rows = rows.filter((pl.col("strong_model") == strong_model) & (pl.col("weak_model") == weak_model))
-    return rows["prompt"].to_list(), rows["label"].to_numpy().astype(np.int64)
+    return ValidationSet.of(rows)
 
 
 # --------------------------------------------------------------------------------------------
@@ -180,7 +180,7 @@ def logger_info(name: str, record: dict) -> None:
     logger.info(f"{name}: {text}")
 
 
-def head_metrics(score_fn, val_battles: PromptBattles | None, auc_emb: np.ndarray | None, auc_labels: np.ndarray, strong: int, weak: int) -> dict:
+def head_metrics(score_fn, val_battles: PromptBattles | None, auc_emb: np.ndarray | None, val: ValidationSet, strong: int, weak: int, metric: str = "pooled") -> dict:
     """Validation metrics of a scoring function (embeddings -> per-model scores, numpy):
     `loss` = BT NLL per validation battle, `auc` = ROC-AUC of sigmoid(s_strong - s_weak) on the routed-pair labels."""
     out = {}
@@ -190,7 +190,7 @@ def head_metrics(score_fn, val_battles: PromptBattles | None, auc_emb: np.ndarra
         out["loss"] = bt_log_loss(s[c.group, c.i], s[c.group, c.j], c.wins, c.total)
     if auc_emb is not None and len(auc_emb):
         s = score_fn(auc_emb)
-        out["auc"] = roc_auc(auc_labels, s[:, strong] - s[:, weak])
+        out["auc"] = val.auc(s[:, strong] - s[:, weak], metric)
     return out
 
 
@@ -259,10 +259,10 @@ def fit_battle_head(
         raise ValueError(f"{name}: no training battles left")
     val_b = check_battles(train_split(battles, "validation"))
     val_data = prompt_battles(val_b, models, encoder, params["tie_mode"]) if val_b.height else None
-    val_prompts, val_labels = routed_validation(corpus, strong, weak)
-    val_emb = encoder.encode(val_prompts) if val_prompts else None
-    logger.info(f"{name}: validation: {0 if val_data is None else val_data.n_battles:.0f} battles, {len(val_prompts)} routed-pair labelled prompts")
-    select = resolve_select(params["select"], val_labels, val_data)
+    val = routed_validation(corpus, strong, weak)
+    val_emb = encoder.encode(val.prompts) if len(val) else None
+    logger.info(f"{name}: validation: {0 if val_data is None else val_data.n_battles:.0f} battles, {len(val)} routed-pair labelled prompts; selection metric ROC-AUC {params['validation_metric']}")
+    select = resolve_select(params["select"], val.labels, val_data)
     strong_id, weak_id = models.index(strong), models.index(weak)
 
     def evaluate(module) -> dict:
@@ -271,7 +271,7 @@ def fit_battle_head(
             def score(x):
                 return module(torch.as_tensor(np.asarray(x, dtype=np.float32))).double().numpy()
 
-            return head_metrics(score, val_data, val_emb, val_labels, strong_id, weak_id)
+            return head_metrics(score, val_data, val_emb, val, strong_id, weak_id, params["validation_metric"])
 
     router, best_key, best_epoch, n_epochs = None, None, 0, 0
     for config in expand_grid(params, grid_keys):
@@ -299,7 +299,6 @@ def fit_battle_head(
             router = make_router(net, models, strong, weak)
             router.params, best_key, best_epoch, n_epochs = tuned, key, epoch, len(history)
     if val_emb is not None:
-        auc = roc_auc(val_labels, router.strong_win_rates_from_embeddings(val_emb))
-        logger.info(f"{name}: chose {router.params}, epoch {best_epoch}; validation ROC-AUC {auc:.4f}")
+        logger.info(f"{name}: chose {router.params}, epoch {best_epoch}; validation {val.summary(router.strong_win_rates_from_embeddings(val_emb))}")
     logger.info(f"{name}: trained in {time.perf_counter() - started:.1f}s (the chosen candidate ran {n_epochs} epochs)")
     return router

@@ -42,7 +42,7 @@ from ragrouter.common import finetuning as tu
 from ragrouter.common.io import atomic_dir, resolve_params
 from ragrouter.common.seeding import seed_everything
 from ragrouter.common.truncation import check_truncation, truncate_ids
-from ragrouter.evaluation.validation import roc_auc
+from ragrouter.evaluation.validation import ValidationSet
 from ragrouter.routers.base import Router
 
 KIND = "bert_classifier"
@@ -79,6 +79,7 @@ DEFAULTS: dict[str, Any] = {
     "eval_batch_size": 64,
     "threads": None,  # torch.set_num_threads when set; None leaves the process setting alone
     "labels": "three_way",  # a key of LABEL_SCHEMES
+    "validation_metric": "pooled",  # epoch choice by ROC-AUC: "pooled" or "per_source" (mean of per-source AUCs)
 }
 
 
@@ -214,8 +215,8 @@ def load(path: str | Path) -> BertClassifierRouter:
     return BertClassifierRouter.load(path)
 
 
-def _evaluate(model, head, seqs: list[list[int]], feats, targets: np.ndarray, labels: np.ndarray, pad: int, batch_size: int, dtype, scheme: str) -> tuple[float, float]:
-    """Validation cross-entropy and ROC-AUC of the strong win rate against `labels`."""
+def _evaluate(model, head, seqs: list[list[int]], feats, targets: np.ndarray, val: ValidationSet, metric: str, pad: int, batch_size: int, dtype, scheme: str) -> tuple[float, float]:
+    """Validation cross-entropy and ROC-AUC (`metric`) of the strong win rate against the labels."""
     if not seqs:
         return float("nan"), float("nan")
     model.eval()
@@ -226,7 +227,7 @@ def _evaluate(model, head, seqs: list[list[int]], feats, targets: np.ndarray, la
             batch_feats = feats[torch.as_tensor(idx)] if feats is not None else None
             logits[torch.as_tensor(idx)] = _logits(model, head, ids, mask, batch_feats).float()
     loss = float(torch.nn.functional.cross_entropy(logits, torch.as_tensor(targets)).item())
-    return loss, roc_auc(labels, strong_win_rate_from_logits(logits, scheme))
+    return loss, val.auc(strong_win_rate_from_logits(logits, scheme), metric)
 
 
 def _features(rows: pl.DataFrame) -> torch.Tensor | None:
@@ -270,7 +271,7 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Bert
     train_y = np.array([class_of(s, scheme) for s in train_rows["weak_score"]], dtype=np.int64)
     val_seqs = encode_prompts(tokenizer, val_rows["prompt"].to_list(), p["max_length"], p["truncation"])
     val_y = np.array([class_of(s, scheme) for s in val_rows["weak_score"]], dtype=np.int64)
-    val_labels = val_rows["label"].to_numpy()
+    val = ValidationSet.of(val_rows)
     train_feats, val_feats = _features(train_rows), _features(val_rows)
     head = None
     if train_feats is not None:
@@ -300,10 +301,10 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Bert
                 logits = _logits(model, head, ids, mask, train_feats[torch.as_tensor(idx)] if head is not None else None)
             loss = torch.nn.functional.cross_entropy(logits.float(), torch.as_tensor(train_y[idx]))
             losses.append(tu.optimizer_step(loss, optimizer, scheduler, parameters, p["max_grad_norm"]))
-        val_loss, val_auc = _evaluate(model, head, val_seqs, val_feats, val_y, val_labels, pad, p["eval_batch_size"], train_dtype, scheme)
+        val_loss, val_auc = _evaluate(model, head, val_seqs, val_feats, val_y, val, p["validation_metric"], pad, p["eval_batch_size"], train_dtype, scheme)
         logger.info(
             f"{KIND}: epoch {epoch}/{p['epochs']}: train loss {np.mean(losses):.4f} ({len(losses)} steps), "
-            f"validation loss {val_loss:.4f}, validation ROC-AUC {val_auc:.4f}, elapsed {clock():.0f} s"
+            f"validation loss {val_loss:.4f}, validation ROC-AUC ({p['validation_metric']}) {val_auc:.4f}, elapsed {clock():.0f} s"
         )
         if tu.is_better(val_auc, val_loss, best):
             best = {"auc": val_auc, "loss": val_loss, "epoch": epoch, "state": None}
@@ -319,7 +320,7 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Bert
         t0 = tu.Stopwatch()
         scores = router.strong_win_rates(val_rows["prompt"].to_list(), val_feats.numpy() if val_feats is not None else None)
         logger.info(
-            f"{KIND}: final router ({p['inference_dtype']}) validation ROC-AUC {roc_auc(val_labels, scores):.4f}, "
+            f"{KIND}: final router ({p['inference_dtype']}) validation {val.summary(scores)}, "
             f"scoring {val_rows.height / t0():.1f} prompts/s"
         )
     return router

@@ -50,7 +50,7 @@ from ragrouter.common import finetuning as tu
 from ragrouter.common.io import atomic_dir, resolve_params
 from ragrouter.common.seeding import seed_everything
 from ragrouter.common.truncation import check_truncation, truncate_ids
-from ragrouter.evaluation.validation import roc_auc
+from ragrouter.evaluation.validation import ValidationSet
 from ragrouter.routers.base import Router
 
 KIND = "causal_llm"
@@ -93,6 +93,7 @@ DEFAULTS: dict[str, Any] = {
     "inference_dtype": "auto",  # dtype of the returned router's weights
     "eval_batch_size": 16,  # 16 scored faster than 32 on 2 cores
     "max_validation_examples": None,  # seeded subset of the validation split scored per epoch
+    "validation_metric": "pooled",  # epoch choice by ROC-AUC: "pooled" or "per_source" (mean of per-source AUCs)
     "system_message": None,  # None: SYSTEM_MESSAGE
     "threads": None,  # torch.set_num_threads when set; None leaves the process setting alone
 }
@@ -319,7 +320,7 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Caus
     train_seqs = encode_queries(tokenizer, train_rows["prompt"].to_list(), p["max_query_tokens"], p["truncation"], suffix)
     train_targets = torch.as_tensor([tokenizer.convert_tokens_to_ids(label_token(s)) for s in train_rows["weak_score"]])
     val_seqs = encode_queries(tokenizer, val_rows["prompt"].to_list(), p["max_query_tokens"], p["truncation"], suffix)
-    val_labels = val_rows["label"].to_numpy()
+    val = ValidationSet.of(val_rows)
     val_scores = val_rows["weak_score"].to_numpy()
     logger.info(
         f"{KIND}: weak_score counts 1..5 train {np.bincount(train_rows['weak_score'].to_numpy(), minlength=6)[1:].tolist()}; "
@@ -356,9 +357,9 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Caus
             logits5 = _score_seqs(scorer, kv, val_seqs, pad_id, label_ids, p["eval_batch_size"], torch.float32)
             del scorer, kv
             val_loss = float(torch.nn.functional.cross_entropy(logits5, torch.as_tensor(val_scores - 1)).item())
-            val_auc = roc_auc(val_labels, strong_win_rate_from_label_logits(logits5))
+            val_auc = val.auc(strong_win_rate_from_label_logits(logits5), p["validation_metric"])
             msg += (
-                f", validation loss over the 5 label tokens {val_loss:.4f}, validation ROC-AUC {val_auc:.4f} "
+                f", validation loss over the 5 label tokens {val_loss:.4f}, validation {val.summary(strong_win_rate_from_label_logits(logits5))} "
                 f"(scored as the router scores, {p['inference_dtype']}: {len(val_seqs) / scoring():.1f} prompts/s)"
             )
         logger.info(f"{msg}, elapsed {clock():.0f} s")

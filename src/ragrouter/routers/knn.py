@@ -16,10 +16,10 @@ import numpy as np
 import polars as pl
 from loguru import logger
 
-from ragrouter.evaluation.validation import per_source_auc, stratified_auc
+from ragrouter.evaluation.validation import ValidationSet
 from ragrouter.routers.base import EmbeddingRouter
 
-DEFAULTS = {"k": [5, 10, 20, 50, 100], "batch_size": 1024}
+DEFAULTS = {"k": [5, 10, 20, 50, 100], "batch_size": 1024, "validation_metric": "per_source"}
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -69,13 +69,12 @@ def train(corpus: pl.DataFrame, battles: pl.DataFrame, encoder, params: dict | N
     emb = encoder.encode(train_rows["prompt"].to_list())
     router = KNNRouter(encoder, emb, train_rows["label"].to_numpy(), grid[0], p["batch_size"])
     if val_rows.height and len(grid) > 1:
-        neighbours = router.neighbour_labels(encoder.encode(val_rows["prompt"].to_list()), grid[-1])
-        labels, sources = val_rows["label"].to_numpy(), val_rows["source"].to_list()
-        scores = {k: stratified_auc(labels, neighbours[:, :k].mean(axis=1), sources) for k in grid}
+        val = ValidationSet.of(val_rows)
+        neighbours = router.neighbour_labels(encoder.encode(val.prompts), grid[-1])
+        scores = {k: val.auc(neighbours[:, :k].mean(axis=1), p["validation_metric"]) for k in grid}
         # highest metric wins; a tie goes to the smaller k (rounded so float noise cannot decide it)
         router.k = max(grid, key=lambda k: (round(np.nan_to_num(scores[k], nan=-1.0), 6), -k))
-        logger.info("knn: validation mean per-source ROC-AUC by k: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
-        per_source = per_source_auc(labels, neighbours[:, : router.k].mean(axis=1), sources)
-        logger.info(f"knn: chose k={router.k}; per source: " + ", ".join(f"{s} {v:.3f}" for s, v in per_source.items()))
+        logger.info(f"knn: validation ROC-AUC ({p['validation_metric']}) by k: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+        logger.info(f"knn: chose k={router.k}; validation {val.summary(neighbours[:, : router.k].mean(axis=1))}")
     logger.info(f"knn: {train_rows.height} training prompts, k={router.k}")
     return router

@@ -54,7 +54,6 @@ from loguru import logger
 
 from ragrouter.common.seeding import seed_everything
 from ragrouter.data.benchmarks import STRONG_MODEL, WEAK_MODEL
-from ragrouter.evaluation.validation import roc_auc
 from ragrouter.routers.base import EmbeddingRouter
 from ragrouter.routers.battle_training import routed_validation, train_split
 from ragrouter.routers.bradley_terry import (
@@ -73,6 +72,7 @@ DEFAULTS = {
     "tol": 1e-9,
     "strong_model": STRONG_MODEL,
     "weak_model": WEAK_MODEL,
+    "validation_metric": "pooled",  # ROC-AUC for choices: "pooled" or "per_source" (mean of per-source AUCs)
 }
 
 
@@ -223,8 +223,8 @@ def train(corpus: pl.DataFrame, battles: pl.DataFrame, encoder, params: dict | N
     logger.info(f"sw_ranking: embedded {len(prompts)} battle prompts in {time.perf_counter() - t0:.1f}s")
 
     grid = params["num_tiers"] if isinstance(params["num_tiers"], list | tuple) else [params["num_tiers"]]
-    val_prompts, val_labels = routed_validation(corpus, strong, weak)
-    val_emb = encoder.encode(val_prompts) if len(val_prompts) and len(grid) > 1 else None
+    val = routed_validation(corpus, strong, weak)
+    val_emb = encoder.encode(val.prompts) if len(val) and len(grid) > 1 else None
     best, best_auc, seen = None, -np.inf, set()
     for num_tiers in grid:
         tiers = compute_tiers(ratings, int(num_tiers))
@@ -239,17 +239,16 @@ def train(corpus: pl.DataFrame, battles: pl.DataFrame, encoder, params: dict | N
         if val_emb is None:
             best = router
             break
-        auc = roc_auc(val_labels, router.strong_win_rates_from_embeddings(val_emb))
-        logger.info(f"sw_ranking: num_tiers={num_tiers}: validation ROC-AUC {auc:.4f} on {len(val_labels)} routed-pair prompts")
+        auc = val.auc(router.strong_win_rates_from_embeddings(val_emb), params["validation_metric"])
+        logger.info(f"sw_ranking: num_tiers={num_tiers}: validation ROC-AUC ({params['validation_metric']}) {auc:.4f} on {len(val)} routed-pair prompts")
         if best is None or auc > best_auc:
             best, best_auc = router, auc
     if best is None:
         raise ValueError(f"sw_ranking: every num_tiers in {grid} puts {strong} and {weak} in one tier")
-    if len(val_prompts):
+    if len(val):
         if val_emb is None:
-            val_emb = encoder.encode(val_prompts)
-        auc = roc_auc(val_labels, best.strong_win_rates_from_embeddings(val_emb))
-        logger.info(f"sw_ranking: chose num_tiers={best.num_tiers}; validation ROC-AUC {auc:.4f} ({len(val_labels)} prompts)")
+            val_emb = encoder.encode(val.prompts)
+        logger.info(f"sw_ranking: chose num_tiers={best.num_tiers}; validation ({len(val)} prompts) {val.summary(best.strong_win_rates_from_embeddings(val_emb))}")
     logger.info(f"sw_ranking: trained in {time.perf_counter() - started:.1f}s")
     return best
 
