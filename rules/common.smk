@@ -175,6 +175,16 @@ def report_context_files(wildcards):
     return files
 
 
+def configured_job_names():
+    """Every wildcard value a job of this configuration can have; the report counts only the
+    `benchmark:` files whose path is made of these (not those of routers configured in earlier runs)."""
+    variants = [v.removeprefix("ragrouter_") for v in RAGROUTER_VARIANTS]
+    names = {*ROUTERS, *variants, *config["benchmarks"], "corpus", "augmented", *config["tables"], *DATASETS, *config["models"]}
+    names |= {v.rsplit("_rag-", 1)[0] for v in variants} | {f"seed-{s}" for s in config["seeds"]}
+    names |= {part for v in variants for part in v.split("_") if part.startswith(("aug-", "feat-"))}
+    return sorted(names)
+
+
 def all_scores(wildcards):
     return [f for b in config["benchmarks"] for r in ROUTERS for f in score_files(b, r)]
 

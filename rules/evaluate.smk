@@ -50,6 +50,7 @@ rule make_report:
     params:
         tables=config["tables"],
         benchmark_dir="logs/benchmarks",
+        job_names=configured_job_names(),
         models=config["models"],
         subsample=config.get("benchmark_subsample", 1),
     log:

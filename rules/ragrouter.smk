@@ -146,6 +146,7 @@ rule train_ragrouter:
     params:
         rag=ragrouter_setting("rag", {}),
         classifier=ragrouter_setting("classifier", {}).get("params", {}),
+        fusion=ragrouter_setting("fusion", {}).get("params", {}),
     threads: 2
     log:
         "logs/train_ragrouter/aug-{aug}_sample-{sample}_feat-{feat}_rag-{rag}/seed-{seed}.log",

@@ -74,6 +74,22 @@ def test_label_mappings_are_as_documented():
     assert [C.preference_score(w) for w in [0.0, 0.3, 0.45, 0.5, 0.7, 1.0]] == [1, 2, 3, 4, 4, 5]
     assert [C.grade_score(g) for g in [1, 2, 3, 6, 7, 8, 9, 10]] == [1, 1, 2, 3, 4, 4, 5, 5]
     assert [C.routing_label(s) for s in range(1, 6)] == [1, 1, 1, 0, 0]
+    # graded: 1 + 4 * share of models right, rounded half up (7 models: 0/7 -> 1, 2/7 -> 2, 4/7 -> 3, 6/7 -> 4, 7/7 -> 5)
+    seven = [f"m{i}" for i in range(7)]
+    assert [C.graded_score({m: float(i < k) for i, m in enumerate(seven)}) for k in [0, 2, 4, 6, 7]] == [1, 2, 3, 4, 5]
+    assert C.graded_score({"a": 1.0, "b": 0.0}) == 3 and C.graded_score({"a": 0.5, "b": 0.4}) == 3
+
+
+def test_graded_labels_grade_the_multi_model_sources_only(data_dir):
+    pair, _ = C.build_corpus(data_dir, ["routerbench-zs", "arena-bench-v1"], 200, 0)
+    graded, _ = C.build_corpus(data_dir, ["routerbench-zs", "arena-bench-v1"], 200, 0, labels="graded")
+    assert pair["id"].to_list() == graded["id"].to_list()
+    same = pair["weak_score"] == graded["weak_score"]
+    arena = (pair["source"] == "arena-bench-v1").to_numpy()
+    assert same.to_numpy()[arena].all() and not same.to_numpy()[~arena].all()
+    assert set(graded.filter(pl.col("source") == "routerbench-zs")["weak_score"]) - {4, 5, 1} != set()  # grades 2-3 appear
+    with pytest.raises(DataError, match="unknown label scheme"):
+        C.build_corpus(data_dir, ["arena-bench-v1"], labels="binary")
 
 
 def test_corpus_labels_follow_the_raw_sources(data_dir):

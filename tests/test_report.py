@@ -55,6 +55,9 @@ def test_job_times_sum_per_rule_and_split_shared_from_per_seed(tmp_path):
     summary = " ".join(time_summary(times))
     assert "all 5 jobs: 2.1 minutes" in summary and "shared by every seed (data" in summary and ": 1.5 minutes" in summary
     assert "seed 0 0.1, seed 1 0.5; a one-seed run: 1.6 minutes" in summary
+    # only configured jobs count: router q and seed 1 are not in this configuration
+    kept = job_times(tmp_path, {"x", "y", "r", "seed-0"})
+    assert rule_times(kept).to_dicts() == [{"rule": "a", "jobs": 2, "seconds": 90.0}, {"rule": "t", "jobs": 1, "seconds": 6.0}]
 
 
 def test_data_section_counts_training_rows_per_stage_and_serving_section_reads_its_json(tmp_path):

@@ -52,6 +52,7 @@ def test_route_command_routes_raw_prompts_with_a_calibrated_threshold(minilm_dir
     )
 
     from ragrouter.method.classifier import train
+    from ragrouter.method.fusion import feature_settings
     from ragrouter.method.knowledge_base import KnowledgeBase
     from ragrouter.serving.route import QueryFeatures
 
@@ -60,6 +61,7 @@ def test_route_command_routes_raw_prompts_with_a_calibrated_threshold(minilm_dir
     rows = corpus.filter(pl.col("split") == "train")
     kb = KnowledgeBase.build(features(rows["prompt"].to_list()), rows["prompt"].to_list(), rows["label"].to_list(), rows["weak_score"].to_list(), {"use_gpu": False})
     router = train(rows, corpus.filter(pl.col("split") == "validation"), kb, features, rows, {"neighbours": [1]}, TEST_PARAMS, 0, minilm_dir)
+    router.feature_settings = feature_settings({"max_length": 32, "truncation": "middle"}, fused=False)  # as rule train_ragrouter records them
     router.save(tmp_path / "router")
     corpus_path, prompts_path, out_path = tmp_path / "corpus.parquet", tmp_path / "prompts.txt", tmp_path / "routes.jsonl"
     corpus.with_columns(pl.lit("validation").alias("split")).write_parquet(corpus_path)  # every planted prompt calibrates
@@ -74,3 +76,9 @@ def test_route_command_routes_raw_prompts_with_a_calibrated_threshold(minilm_dir
     assert {json.loads(line)["model"] for line in out_path.read_text().splitlines()} == {"mistralai/Mixtral-8x7B-Instruct-v0.1"}
     with pytest.raises(SystemExit, match="exactly one"):
         main(args)
+    # the checkpoint's feature settings decide how query vectors are made; a conflicting argument is an error
+    with pytest.raises(SystemExit, match="trained with max_length 32, got 64"):
+        main([*args[:5], "--max-length", "64", *args[7:], "--threshold", "0.5"])
+    with pytest.raises(SystemExit, match=r"feat=off\); do not give a fusion folder"):
+        main([*args, "--fusion", str(tmp_path), "--threshold", "0.5"])
+    main([*args[:5], *args[7:], "--threshold", "1.01", "--threads", "1"])  # no --max-length: the saved 32 is used

@@ -21,7 +21,7 @@ from ragrouter.data.decontaminate import EvalIndex, decontaminate
 setup_logging(snakemake.log[0])  # noqa: F821
 cfg = snakemake.params.corpus  # noqa: F821
 data_root = Path(snakemake.input.datasets[0]).parent  # noqa: F821
-corpus, battles = build_corpus(data_root, cfg["sources"], cfg.get("max_rows_per_source"), cfg["split_seed"])
+corpus, battles = build_corpus(data_root, cfg["sources"], cfg.get("max_rows_per_source"), cfg["split_seed"], cfg.get("labels", "pair"))
 logger.info(f"raw corpus: {corpus.height} rows; battles: {battles.height}")
 
 eval_prompts = [p for path in snakemake.input.benchmarks for p in pl.read_parquet(path)["prompt"].to_list()]  # noqa: F821

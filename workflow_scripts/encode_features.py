@@ -9,8 +9,8 @@ import torch
 
 from ragrouter.common.io import setup_logging, sha1_text, write_parquet
 from ragrouter.method.fusion import (
-    DEFAULT_FUSION_PARAMS,
     FusionEncoder,
+    feature_settings,
     mean_pooled_semantic,
 )
 
@@ -21,7 +21,7 @@ prompts = pl.read_parquet(inputs.prompts)["prompt"].unique(maintain_order=True).
 if "fusion" in inputs.keys():
     vectors = FusionEncoder.load(inputs.fusion, inputs.model).encode(prompts)
 else:
-    fusion = {**DEFAULT_FUSION_PARAMS, **snakemake.params.fusion.get("params", {})}  # noqa: F821
-    vectors = mean_pooled_semantic(prompts, inputs.model, fusion["max_length"], truncation=fusion["truncation"])
+    settings = feature_settings(snakemake.params.fusion.get("params", {}), fused=False)  # noqa: F821
+    vectors = mean_pooled_semantic(prompts, inputs.model, settings["max_length"], truncation=settings["truncation"])
 table = pl.DataFrame({"prompt_sha1": [sha1_text(p) for p in prompts], "vector": vectors.tolist()})
 write_parquet(table.with_columns(pl.col("vector").cast(pl.List(pl.Float32))), snakemake.output[0])  # noqa: F821

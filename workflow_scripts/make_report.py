@@ -21,5 +21,5 @@ stages = {name: inputs[key] for name, key in [("original corpus", "corpus"), ("a
 context = data_and_models_section(inputs.corpus_summary, stages, dict(params.models), params.subsample)
 if "serving" in inputs.keys():
     context += serving_section(inputs.serving)
-text = build_report(params.tables, table_paths, benchmark_paths, list(inputs.scores), params.benchmark_dir, context=context)
+text = build_report(params.tables, table_paths, benchmark_paths, list(inputs.scores), params.benchmark_dir, context=context, job_names=set(params.job_names))
 write_text(text, snakemake.output[0])  # noqa: F821

@@ -10,6 +10,7 @@ import torch
 from ragrouter.common.io import setup_logging
 from ragrouter.common.seeding import seed_everything
 from ragrouter.method import classifier
+from ragrouter.method.fusion import feature_settings
 from ragrouter.method.knowledge_base import KnowledgeBase
 from ragrouter.routers.registry import save_checkpoint
 
@@ -26,4 +27,5 @@ validation = corpus.filter(pl.col("split") == "validation")
 features = classifier.FeatureTable([inputs.features])
 family_rows = corpus.filter(pl.col("split") == "train")
 router = classifier.train(rows, validation, kb, features, family_rows, snakemake.params.rag, snakemake.params.classifier, seed, inputs.model)  # noqa: F821
+router.feature_settings = feature_settings(snakemake.params.fusion, fused=wildcards.feat == "on")  # noqa: F821
 save_checkpoint(router, snakemake.output[0])  # noqa: F821

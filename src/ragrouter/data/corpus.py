@@ -84,6 +84,17 @@ def correctness_score(strong_ok: bool, weak_ok: bool) -> int:
     return 1 if strong_ok else 4
 
 
+def graded_score(scores: dict[str, float]) -> int:
+    """Share of a prompt's models that answer it correctly -> 1-5: 1 + 4 * share, rounded half up
+    (none solves it 1, all do 5). With 7 (RouterDC) or 11 (RouterBench) models this grades how hard
+    a prompt is, where one pair's right/wrong says only which of four cases happened."""
+    share = float(np.mean([s >= 0.5 for s in scores.values()]))
+    return int(math.floor(1 + 4 * share + 0.5))
+
+
+LABEL_SCHEMES = ("pair", "graded")
+
+
 def preference_score(weak_win: float) -> int:
     """Pairwise preference (probability the weak answer is better) -> weak score.
     A tie (0.5) counts as good enough (4), as RouteLLM counts ties for the weak model."""
@@ -132,7 +143,9 @@ def _routerbench_prompt(raw: str) -> str:
     return "\n".join(parts) if isinstance(parts, list) else str(parts)
 
 
-def load_routerbench(folder: Path) -> tuple[list[dict], list[dict]]:
+def load_routerbench(folder: Path, labels: str = "pair") -> tuple[list[dict], list[dict]]:
+    """`labels`: "pair" scores GPT-4 vs Mixtral's correctness (`correctness_score`), "graded" the share
+    of its 11 models that are right (`graded_score`)."""
     csv.field_size_limit(1 << 30)
     rows, battles, skipped = [], [], 0
     for path in sorted(Path(folder).glob("*.csv")):
@@ -158,13 +171,14 @@ def load_routerbench(folder: Path) -> tuple[list[dict], list[dict]]:
                 if STRONG_MODEL not in scores or WEAK_MODEL not in scores:
                     skipped += 1
                     continue
-                score = correctness_score(scores[STRONG_MODEL] >= 0.5, scores[WEAK_MODEL] >= 0.5)
+                score = graded_score(scores) if labels == "graded" else correctness_score(scores[STRONG_MODEL] >= 0.5, scores[WEAK_MODEL] >= 0.5)
                 rows.append(_row("routerbench-zs", rec["sample_id"], prompt, STRONG_MODEL, WEAK_MODEL, score))
     logger.info(f"routerbench-zs: {len(rows)} labelled prompts, {skipped} skipped for an empty score cell")
     return rows, battles
 
 
-def load_routerdc(folder: Path) -> tuple[list[dict], list[dict]]:
+def load_routerdc(folder: Path, labels: str = "pair") -> tuple[list[dict], list[dict]]:
+    """`labels`: "pair" scores the proxy pair's correctness, "graded" the share of its 7 models that are right."""
     records = []
     for path in sorted(Path(folder).glob("*.json")):
         data = json.loads(path.read_text())
@@ -180,7 +194,7 @@ def load_routerdc(folder: Path) -> tuple[list[dict], list[dict]]:
     for stem, i, prompt, scores in records:
         battles.extend(_pairwise_battles(prompt, scores, "routerdc-7models"))
         if strong in scores and ROUTERDC_WEAK in scores:
-            score = correctness_score(scores[strong] >= 0.5, scores[ROUTERDC_WEAK] >= 0.5)
+            score = graded_score(scores) if labels == "graded" else correctness_score(scores[strong] >= 0.5, scores[ROUTERDC_WEAK] >= 0.5)
             rows.append(_row("routerdc-7models", f"{stem}:{i}", prompt, strong, ROUTERDC_WEAK, score))
     logger.info(f"routerdc-7models: {len(rows)} labelled prompts; proxy pair {strong} vs {ROUTERDC_WEAK}")
     return rows, battles
@@ -262,21 +276,26 @@ def load_gpt4_dataset_rows(path: Path) -> tuple[list[dict], list[dict]]:
 
 
 def build_corpus(
-    data_root: Path, sources: list[str], max_rows_per_source: int | None = None, seed: int = 0
+    data_root: Path, sources: list[str], max_rows_per_source: int | None = None, seed: int = 0, labels: str = "pair"
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Load every configured source into one corpus and one battle table (deterministic order).
+
+    `labels` (a LABEL_SCHEMES entry): "graded" grades the multi-model sources (RouterBench, RouterDC)
+    by the share of their models that solve a prompt; the other sources keep their native labels.
 
     `max_rows_per_source` (CPU-budget and CI configs) keeps a seeded random sample of N labelled
     rows of each source (a source's file order groups its sub-datasets, so the first N would not
     do) and only the battles on their prompts."""
     data_root = Path(data_root)
     loaders = {
-        "routerbench-zs": lambda: load_routerbench(data_root / "routerbench-zs"),
-        "routerdc-7models": lambda: load_routerdc(data_root / "routerdc-7models"),
+        "routerbench-zs": lambda: load_routerbench(data_root / "routerbench-zs", labels),
+        "routerdc-7models": lambda: load_routerdc(data_root / "routerdc-7models", labels),
         "alpaca-eval": lambda: load_alpaca_battles(data_root / "alpaca-eval-battles/battles.jsonl.gz"),
         "arena-bench-v1": lambda: load_arena_bench(data_root / "arena-bench-v1"),
         "gpt4_dataset": lambda: load_gpt4_dataset_rows(data_root / "gpt4-dataset-sample/labeled_test_dataset.json"),
     }
+    if labels not in LABEL_SCHEMES:
+        raise DataError(f"config 'corpus.labels': unknown label scheme {labels!r}; known: {list(LABEL_SCHEMES)}")
     rows, battles = [], []
     for name in sources:
         if name not in loaders:

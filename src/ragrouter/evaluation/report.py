@@ -140,14 +140,18 @@ def claim_rows(table: pl.DataFrame, boot: dict[str, np.ndarray], target: str, ot
     return claims
 
 
-def job_times(benchmark_dir: str | Path) -> pl.DataFrame:
+def job_times(benchmark_dir: str | Path, job_names: set[str] | None = None) -> pl.DataFrame:
     """Wall seconds of every job from its `benchmark:` file (the last line), with its rule and, for the
-    per-seed jobs (`.../seed-<k>.tsv`: training and scoring), the training seed."""
+    per-seed jobs (`.../seed-<k>.tsv`: training and scoring), the training seed. With `job_names`, only
+    files whose path below the rule folder is made of those names (or the rule's own) count."""
     rows = []
     for path in sorted(Path(benchmark_dir).rglob("*.tsv")):
+        rule, *parts = path.relative_to(benchmark_dir).with_suffix("").parts
+        if job_names is not None and any(p not in job_names and p != rule for p in parts):
+            continue
         seed = int(path.stem.removeprefix("seed-")) if path.stem.startswith("seed-") else None
         seconds = float(path.read_text().strip().splitlines()[-1].split("\t")[0])
-        rows.append({"rule": path.relative_to(benchmark_dir).parts[0], "seed": seed, "seconds": seconds})
+        rows.append({"rule": rule, "seed": seed, "seconds": seconds})
     return pl.DataFrame(rows, schema={"rule": pl.String, "seed": pl.Int64, "seconds": pl.Float64})
 
 
@@ -274,6 +278,7 @@ def build_report(
     benchmark_dir: str,
     resamples: int = 200,
     context: list[str] | None = None,
+    job_names: set[str] | None = None,
 ) -> str:
     """The report text; `tables` is config["tables"], `table_paths` table -> csv, `benchmark_paths`
     benchmark -> parquet; `context`: further sections (data, models, serving) placed after the claims."""
@@ -326,7 +331,7 @@ def build_report(
         *diagnostics_section(frames, tables, diagnostics),
         *(context or []),
     ]
-    jobs = job_times(benchmark_dir)
+    jobs = job_times(benchmark_dir, job_names)
     times = rule_times(jobs)
     out += [
         "## Wall time of the run (from `logs/benchmarks/`)",

@@ -115,6 +115,7 @@ class RAGRouter(Router):
         self.kb = kb
         self.params = {**DEFAULT_RAG_PARAMS, **params}
         self.features: FeatureTable | None = None
+        self.feature_settings: dict[str, Any] | None = None  # `fusion.feature_settings` of its query vectors
 
     def strong_win_rates(self, prompts: Sequence[str]) -> np.ndarray:
         prompts = list(prompts)
@@ -131,14 +132,17 @@ class RAGRouter(Router):
             self.classifier.save(tmp / "classifier")
             if self.kb is not None:
                 self.kb.save(tmp / "kb")
-            (tmp / "router.json").write_text(json.dumps({"kind": KIND, "params": self.params, "rag": self.kb is not None}, indent=2) + "\n")
+            meta = {"kind": KIND, "params": self.params, "rag": self.kb is not None, "features": self.feature_settings}
+            (tmp / "router.json").write_text(json.dumps(meta, indent=2) + "\n")
 
     @staticmethod
     def load(path: str | Path) -> RAGRouter:
         path = Path(path)
         meta = json.loads((path / "router.json").read_text())
         kb = KnowledgeBase.load(path / "kb") if meta["rag"] else None
-        return RAGRouter(bert_classifier.load(path / "classifier"), kb, meta["params"])
+        router = RAGRouter(bert_classifier.load(path / "classifier"), kb, meta["params"])
+        router.feature_settings = meta.get("features")
+        return router
 
 
 def load(path: str | Path) -> RAGRouter:

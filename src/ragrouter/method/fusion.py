@@ -388,6 +388,15 @@ class FusionEncoder(nn.Module):
 # --------------------------------------------------------------------------- training
 
 
+def feature_settings(fusion_params: dict[str, Any] | None, fused: bool) -> dict[str, Any]:
+    """What a query vector depends on: fused (feat=on, the fusion folder fixes the rest) or mean-pooled
+    encoder states (feat=off) of `max_length` word pieces cut by `truncation`. Rule encode_features
+    computes vectors with these settings, every RAGRouter checkpoint records them, and serving
+    checks them, so a router is never served with vectors it was not trained on."""
+    p = {**DEFAULT_FUSION_PARAMS, **(fusion_params or {})}
+    return {"mode": "fusion" if fused else "mean_pooled", "max_length": int(p["max_length"]), "truncation": str(p["truncation"])}
+
+
 def _spacy_name(nlp) -> str:
     return f"{nlp.meta['lang']}_{nlp.meta['name']}"
 

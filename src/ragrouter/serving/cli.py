@@ -58,7 +58,10 @@ def route_command(args: argparse.Namespace) -> None:
         raise SystemExit("ragrouter route: give exactly one of --threshold or --strong-percent")
     if args.strong_percent is not None and not args.calibration:
         raise SystemExit("ragrouter route: --strong-percent needs --calibration (a corpus parquet from the training distribution)")
-    router = serve.load_router(args.router, args.encoder, args.fusion, args.max_length)
+    try:
+        router = serve.load_router(args.router, args.encoder, args.fusion, args.max_length)
+    except ValueError as err:
+        raise SystemExit(f"ragrouter route: {err}") from err
     threshold = args.threshold
     if threshold is None:
         calibration_scores, *_ = serve.timed_scores(router, serve.calibration_prompts(args.calibration, args.calibration_limit))

@@ -37,8 +37,9 @@ class QueryFeatures:
     encoder's `h_fuse_global` (feat=on, `fusion_dir` given; its saved config fixes the tokenisation)
     or mean-pooled encoder states (feat=off; `max_length` must match the workflow's fusion params)."""
 
-    def __init__(self, encoder_dir: str | Path, fusion_dir: str | Path | None = None, max_length: int | None = None, batch_size: int = 64) -> None:
+    def __init__(self, encoder_dir: str | Path, fusion_dir: str | Path | None = None, max_length: int | None = None, batch_size: int = 64, truncation: str | None = None) -> None:
         self.max_length = max_length or DEFAULT_FUSION_PARAMS["max_length"]
+        self.truncation = truncation or DEFAULT_FUSION_PARAMS["truncation"]
         self.batch_size = batch_size
         self.fusion = FusionEncoder.load(fusion_dir, encoder_dir) if fusion_dir else None
         self.encoder = None if fusion_dir else load_encoder(encoder_dir)  # feat=off: loaded once, not per call
@@ -49,16 +50,29 @@ class QueryFeatures:
         if self.fusion is not None:
             vectors = self.fusion.encode(list(prompts), batch_size=self.batch_size, progress=False)
         else:
-            truncation = DEFAULT_FUSION_PARAMS["truncation"]
-            vectors = mean_pooled_semantic(list(prompts), self.encoder, self.max_length, self.batch_size, truncation, progress=False)
+            vectors = mean_pooled_semantic(list(prompts), self.encoder, self.max_length, self.batch_size, self.truncation, progress=False)
         self.seconds += time.perf_counter() - start
         return vectors
 
 
 def load_router(router_dir: str | Path, encoder_dir: str | Path, fusion_dir: str | Path | None = None, max_length: int | None = None) -> RAGRouter:
-    """A RAGRouter checkpoint (rule train_ragrouter) ready to score raw prompts."""
+    """A RAGRouter checkpoint (rule train_ragrouter) ready to score raw prompts, with query vectors
+    made as in training: the checkpoint's feature settings decide, and a conflicting argument
+    (a fusion folder for a feat=off router, none for feat=on, another max length) is an error."""
     router = classifier.load(router_dir)
-    router.features = QueryFeatures(encoder_dir, fusion_dir, max_length)
+    saved = router.feature_settings
+    if saved is None:
+        logger.warning(f"{router_dir}: checkpoint without feature settings (trained before they were saved); using the arguments")
+        truncation = None
+    else:
+        if saved["mode"] == "fusion" and not fusion_dir:
+            raise ValueError(f"{router_dir}: trained on fused query vectors (feat=on); give its fusion folder (--fusion)")
+        if saved["mode"] == "mean_pooled" and fusion_dir:
+            raise ValueError(f"{router_dir}: trained on mean-pooled encoder states (feat=off); do not give a fusion folder")
+        if max_length is not None and max_length != saved["max_length"] and saved["mode"] == "mean_pooled":
+            raise ValueError(f"{router_dir}: trained with max_length {saved['max_length']}, got {max_length}")
+        max_length, truncation = saved["max_length"], saved["truncation"]
+    router.features = QueryFeatures(encoder_dir, fusion_dir, max_length, truncation=truncation)
     return router
 
 
