@@ -30,8 +30,8 @@ def test_score_file_is_checked_against_the_benchmark(evals_dir):
     bench = load_benchmark("gsm8k", evals_dir)
     frame = score_frame(bench, random_iterations(bench.height, 1)[0])
     assert check_score_file(frame, bench, "f").shape == (bench.height,)
-    with pytest.raises(ValueError, match="f: missing column 'score'"):
+    with pytest.raises(ValueError, match="f: score file: missing column 'score'"):
         check_score_file(frame.drop("score"), bench, "f")
     swapped = frame.with_columns(pl.col("prompt_sha1").shift(1, fill_value="x"))
-    with pytest.raises(ValueError, match="f: row 0: field 'prompt_sha1'"):
+    with pytest.raises(ValueError, match="f: row 0: field 'prompt_sha1' does not match"):
         check_score_file(swapped, bench, "f")

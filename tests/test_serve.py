@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import polars as pl
@@ -41,7 +42,7 @@ def test_read_prompts_names_the_bad_line(tmp_path):
 
 
 @pytest.mark.slow
-def test_route_command_routes_raw_prompts_with_a_calibrated_threshold(minilm_dir, tmp_path):
+def test_route_command_routes_raw_prompts_with_a_calibrated_threshold(minilm_dir, tmp_path, capsys):
     """A feat=off RAGRouter trained on live mean-pooled features routes a hard prompt to the strong
     model and an easy one to the weak model at a 50% calibrated threshold, from the command line."""
     from test_router_bert_classifier import (
@@ -82,3 +83,11 @@ def test_route_command_routes_raw_prompts_with_a_calibrated_threshold(minilm_dir
     with pytest.raises(SystemExit, match=r"feat=off\); do not give a fusion folder"):
         main([*args, "--fusion", str(tmp_path), "--threshold", "0.5"])
     main([*args[:5], *args[7:], "--threshold", "1.01", "--threads", "1"])  # no --max-length: the saved 32 is used
+    # calibrated on the user's own traffic sample (a text file), the achieved share is reported and matches
+    traffic = tmp_path / "traffic.txt"
+    traffic.write_text("\n".join(corpus["prompt"].to_list() * 2) + "\n")
+    capsys.readouterr()
+    main([*args[:7], "--input", str(traffic), "--output", str(out_path), "--strong-percent", "50", "--calibration", str(traffic), "--threads", "1"])
+    err = capsys.readouterr().err
+    achieved = float(re.search(r"strong, ([0-9.]+)%\)", err).group(1))
+    assert abs(achieved - 50) <= 10 and "warning" not in err

@@ -125,3 +125,45 @@ def test_tiny_workflow_runs_every_rule(tmp_path, data_dir, smollm2_dir):
     assert expected <= ran, f"rules without a log: {expected - ran}"
     code, out = run(["-n", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path)], env=env)
     assert code == 0 and "Nothing to be done" in out
+
+
+def _small_config(tmp_path: Path, data_dir: Path) -> dict:
+    """The tiny config cut to three routers and Table 1: every data, embedding, training, scoring
+    and evaluation rule kind, in about a minute."""
+    config = yaml.safe_load((ROOT / ".test/config.yaml").read_text())
+    config["benchmarks"] = ["mmlu"]
+    config["routers"] = {k: config["routers"][k] for k in ("random", "prompt_length", "sw_ranking")}
+    config.pop("ragrouter")
+    config["models"] = {"encoder": config["models"]["encoder"]}
+    config["tables"] = {"table1": {"benchmark": "mmlu", "rows": ["random", "prompt_length", "sw_ranking"]}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return {**os.environ, "RAGROUTER_DATA_DIR": str(data_dir)}
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_rule_resumes_to_byte_identical_tables(tmp_path, data_dir):
+    import signal
+    import time
+
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    for folder in (clean, killed):
+        folder.mkdir()
+        env = _small_config(folder, data_dir)
+    cmd = ["--cores", "2", "--max-threads", "1", "-s", str(ROOT / "Snakefile")]
+    code, out = run([*cmd, "--directory", str(clean)], env=env)
+    assert code == 0, out[-3000:]
+    # SIGKILL the whole run while embed_prompts is inside its script (its log exists, its output not yet)
+    proc = subprocess.Popen(SNAKEMAKE + [*cmd, "--directory", str(killed)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    log, deadline = killed / "logs/embed_prompts/corpus.log", time.monotonic() + 300
+    while not log.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before embed_prompts started"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "resources/embeddings/corpus.parquet").exists()  # nothing half-written under the output's name
+    code, out = run(["--unlock", *cmd, "--directory", str(killed)], env=env)
+    assert code == 0, out[-3000:]
+    code, out = run([*cmd, "--rerun-incomplete", "--directory", str(killed)], env=env)
+    assert code == 0, out[-3000:]
+    for name in ("results/table1.csv", "results/metrics/mmlu.json", "results/scores/mmlu/sw_ranking/seed-0.parquet"):
+        assert (killed / name).read_bytes() == (clean / name).read_bytes(), name

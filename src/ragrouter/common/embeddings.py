@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 
 from ragrouter.common.io import sha1_text, write_parquet
+from ragrouter.data.validate import EMBEDDINGS, check_table
 
 
 class SentenceEncoder:
@@ -95,4 +96,5 @@ def embed_prompts(prompts: Sequence[str], encoder: SentenceEncoder, path: str | 
 
 
 def load_embeddings(path: str | Path) -> pl.DataFrame:
-    return pl.read_parquet(path)
+    """An embedding file (rule embed_prompts), checked: one finite float32 vector per prompt sha1."""
+    return check_table(pl.read_parquet(path), EMBEDDINGS, str(path))

@@ -21,6 +21,8 @@ import polars as pl
 import torch
 from loguru import logger
 
+from ragrouter.data.validate import CORPUS, check_table
+
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
@@ -71,12 +73,7 @@ def autocast(dtype: torch.dtype) -> contextlib.AbstractContextManager:
 
 def split_corpus(corpus: pl.DataFrame, where: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The corpus' train and validation rows (see `ragrouter.data.corpus` for the schema)."""
-    for field in ["prompt", "weak_score", "label", "split"]:
-        if field not in corpus.columns:
-            raise ValueError(f"{where}: corpus is missing column {field!r}")
-    bad = corpus.filter(~pl.col("weak_score").is_between(1, 5))
-    if bad.height:
-        raise ValueError(f"{where}: weak_score must lie in 1..5, got {bad['weak_score'][0]!r}")
+    corpus = check_table(corpus, CORPUS, where)
     train = corpus.filter(pl.col("split") == "train")
     validation = corpus.filter(pl.col("split") == "validation")
     if train.height == 0:

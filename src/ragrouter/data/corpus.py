@@ -330,9 +330,6 @@ def assign_split(table: pl.DataFrame, validation: set[str]) -> pl.DataFrame:
     )
 
 
-BALANCE_MODES = ("none", "within_source")
-
-
 def balance_within_source(corpus: pl.DataFrame, seed: int) -> pl.DataFrame:
     """Train rows with equal label counts inside every source: each source's majority label is
     downsampled (seeded, uniformly) to its minority count. Validation rows are kept as they are.

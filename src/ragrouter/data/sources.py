@@ -23,7 +23,7 @@ MANIFEST = Path(__file__).with_name("manifest.tsv")
 DATA_DIR_ENV = "RAGROUTER_DATA_DIR"
 
 
-class DataError(RuntimeError):
+class DataError(ValueError):
     """Raised for any missing, corrupt or malformed input; the message names file, row and field."""
 
 

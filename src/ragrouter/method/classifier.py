@@ -5,7 +5,7 @@ base, queries and feature vectors; writes `resources/routers/<variant>/seed-<k>/
 
 A query is turned into its feature vector (`h_fuse_global` with feat=on, the mean-pooled encoder
 states with feat=off), its K nearest knowledge-base entries are retrieved (FAISS IVF, L2) and written
-with their labels into one text (`index.rag_prompt`); a fine-tuned classifier predicts the weak
+with their labels into one text (`knowledge_base.rag_prompt`); a fine-tuned classifier predicts the weak
 model's 1-5 score and the router's score is P(score <= 3), the probability that the strong model is
 needed; the query vector is also joined to the classifier's pooled representation. With rag=off the
 classifier reads the query alone and trains on every training row (knowledge-base rows included).

@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from ragrouter.common.io import atomic_path, sha1_text, write_parquet
+from ragrouter.data.validate import SCORES, check_table
 
 
 class Router(abc.ABC):
@@ -72,10 +73,9 @@ def write_scores(benchmark: pl.DataFrame, scores: np.ndarray, path: str | Path) 
 
 
 def check_score_file(scores: pl.DataFrame, benchmark: pl.DataFrame, where: str) -> np.ndarray:
-    """Check a score file against its benchmark (rows and prompt hashes) and return the scores."""
-    for field in ["row", "prompt_sha1", "score"]:
-        if field not in scores.columns:
-            raise ValueError(f"{where}: missing column {field!r}")
+    """Check a score file (types, NaN, duplicate rows) and its match with the benchmark (rows and
+    prompt hashes) and return the scores."""
+    scores = check_table(scores, SCORES, where)
     if scores.height != benchmark.height:
         raise ValueError(f"{where}: {scores.height} rows, the benchmark has {benchmark.height}")
     scores = scores.sort("row")

@@ -64,7 +64,12 @@ def route_command(args: argparse.Namespace) -> None:
         raise SystemExit(f"ragrouter route: {err}") from err
     threshold = args.threshold
     if threshold is None:
-        calibration_scores, *_ = serve.timed_scores(router, serve.calibration_prompts(args.calibration, args.calibration_limit))
+        calibration = (
+            serve.calibration_prompts(args.calibration, args.calibration_limit)
+            if args.calibration.endswith(".parquet")
+            else read_prompts(args.calibration)[: args.calibration_limit]
+        )
+        calibration_scores, *_ = serve.timed_scores(router, calibration)
         threshold = serve.calibrate_threshold(calibration_scores, args.strong_percent)
         print(f"threshold {threshold:.6f} sends {args.strong_percent:g}% of {len(calibration_scores)} calibration prompts to the strong model", file=sys.stderr)
     prompts = read_prompts(args.input)
@@ -79,7 +84,14 @@ def route_command(args: argparse.Namespace) -> None:
     else:
         with atomic_path(args.output) as tmp:
             tmp.write_text("".join(lines))
-    print(f"routed {len(prompts)} prompts ({int(strong.sum())} strong) at {rate:.1f} prompts/s", file=sys.stderr)
+    achieved = 100.0 * float(strong.mean()) if len(prompts) else 0.0
+    print(f"routed {len(prompts)} prompts ({int(strong.sum())} strong, {achieved:.1f}%) at {rate:.1f} prompts/s", file=sys.stderr)
+    if args.strong_percent is not None and len(prompts) >= 20 and abs(achieved - args.strong_percent) > 10:
+        print(
+            f"warning: {achieved:.1f}% of these prompts went to the strong model against a target of {args.strong_percent:g}%: "
+            "the calibration prompts are not like this traffic; calibrate on a sample of it (--calibration prompts.txt)",
+            file=sys.stderr,
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--max-length", type=int, help="feat=off routers: word pieces per query, as the workflow's fusion params")
     r.add_argument("--threshold", type=float, help="route to the strong model when the strong win rate >= this")
     r.add_argument("--strong-percent", type=float, help="target %% of strong calls, calibrated on --calibration")
-    r.add_argument("--calibration", help="corpus parquet; its validation split calibrates the threshold")
+    r.add_argument("--calibration", help="prompts that calibrate --strong-percent: a sample of your traffic (text, .jsonl) or a corpus parquet (its validation split)")
     r.add_argument("--calibration-limit", type=int, default=2000, help="at most this many calibration prompts")
     r.add_argument("--input", default="-", help="prompts: text lines, .jsonl or .parquet; - for stdin")
     r.add_argument("--output", default="-", help="JSON lines out; - for stdout")
