@@ -104,25 +104,39 @@ def strong_win_rate_from_logits(logits: torch.Tensor, scheme: str = "three_way")
     return probs[:, strong].sum(dim=1).clamp(0.0, 1.0).double().numpy()
 
 
-def _special_ids(tokenizer) -> tuple[int, int, int]:
+def _special_ids(tokenizer) -> tuple[list[int], list[int], int]:
+    """The tokens around a prompt and the pad id: [CLS] ... [SEP] for encoders, BOS ... EOS for
+    decoders that have them, and for decoders without a BOS (Qwen2) nothing before and EOS after, so
+    the last-token pooling of a decoder's classification head reads a fixed end-of-text token."""
     first = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
     last = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    if first is None or last is None:
-        raise ValueError("the encoder's tokenizer has neither [CLS]/[SEP] nor BOS/EOS tokens")
-    return first, last, pad
+    if first is None and last is None:
+        raise ValueError("the backbone's tokenizer has neither [CLS]/[SEP] nor BOS/EOS tokens")
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (last if last is not None else 0)
+    return ([first] if first is not None else []), ([last] if last is not None else []), pad
+
+
+def ensure_padding(tokenizer, model) -> None:
+    """Decoder-only backbones (Qwen2, Llama, GPT-2) often ship without a pad token; their
+    classification head finds each row's last real token through `config.pad_token_id`, so both get
+    one (the end-of-text token, which `encode_prompts` appends anyway)."""
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token if tokenizer.eos_token is not None else tokenizer.sep_token
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
 
 
 def encode_prompts(tokenizer, prompts: Sequence[str], max_length: int, truncation: str) -> list[list[int]]:
-    """[CLS] + prompt tokens cut to `max_length - 2` by `truncation` + [SEP]. Text that looks like a
-    special token ("[SEP]") is tokenized as plain text."""
-    if max_length < 3:
-        raise ValueError(f"max_length must be at least 3, got {max_length}")
-    first, last, _ = _special_ids(tokenizer)
+    """The prompt tokens cut to `max_length` minus the special tokens by `truncation`, framed by
+    `_special_ids`. Text that looks like a special token ("[SEP]") is tokenized as plain text."""
+    prefix, suffix, _ = _special_ids(tokenizer)
+    budget = max_length - len(prefix) - len(suffix)
+    if budget < 1:
+        raise ValueError(f"max_length must leave room for a token beside the {len(prefix) + len(suffix)} special ones, got {max_length}")
     if not prompts:
         return []
     ids = tokenizer(list(prompts), add_special_tokens=False, split_special_tokens=True, verbose=False)["input_ids"]
-    return [[first, *truncate_ids(x, max_length - 2, truncation), last] for x in ids]
+    return [[*prefix, *truncate_ids(x, budget, truncation), *suffix] for x in ids]
 
 
 def _logits(model, feature_head: torch.nn.Module | None, ids: torch.Tensor, mask: torch.Tensor, features: torch.Tensor | None) -> torch.Tensor:
@@ -265,6 +279,7 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Bert
     model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=len(class_names))
     model.config.id2label = dict(enumerate(class_names))
     model.config.label2id = {v: k for k, v in model.config.id2label.items()}
+    ensure_padding(tokenizer, model)
     _, _, pad = _special_ids(tokenizer)
 
     train_seqs = encode_prompts(tokenizer, train_rows["prompt"].to_list(), p["max_length"], p["truncation"])
