@@ -167,3 +167,21 @@ def test_a_run_killed_mid_rule_resumes_to_byte_identical_tables(tmp_path, data_d
     assert code == 0, out[-3000:]
     for name in ("results/table1.csv", "results/metrics/mmlu.json", "results/scores/mmlu/sw_ranking/seed-0.parquet"):
         assert (killed / name).read_bytes() == (clean / name).read_bytes(), name
+
+
+def test_paper_config_leaves_no_cpu_budget_of_the_reference_config():
+    """`--configfile config.paper.yaml` merges over config.yaml (Snakemake's recursive update): none
+    of the reference run's CPU budgets may survive the merge."""
+    from snakemake.utils import update_config
+
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    update_config(config, yaml.safe_load((ROOT / "config.paper.yaml").read_text()))
+    assert config["benchmark_subsample"] == 1 and config["corpus"]["max_rows_per_source"] is None
+    classifiers = [config["routers"]["bert"]["params"], config["routers"]["causal_llm"]["params"], config["ragrouter"]["classifier"]["params"]]
+    for params in classifiers:
+        assert params.get("train_dtype", "auto") == "auto" and params.get("inference_dtype", "auto") == "auto", params
+    assert config["routers"]["bert"]["params"]["max_length"] >= 512 and config["ragrouter"]["classifier"]["params"]["max_length"] >= 512
+    assert config["routers"]["causal_llm"]["params"]["max_train_examples"] is None and config["ragrouter"]["perplexity"]["max_length"] >= 512
+    rag = config["ragrouter"]
+    used = ["encoder", config["routers"]["bert"]["backbone"], config["routers"]["causal_llm"]["backbone"], rag["perplexity"]["model"], rag["fusion"]["encoder"], rag["classifier"]["backbone"]]
+    assert all(config["models"][m].startswith("hub:") for m in used), {m: config["models"][m] for m in used}
