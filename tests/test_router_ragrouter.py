@@ -40,11 +40,38 @@ def test_rag_texts_retrieve_neighbours_and_never_the_query_itself():
     vectors = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0]], dtype=np.float32)
     texts = ["easy one", "easy two", "hard one", "hard two"]
     kb = KnowledgeBase.build(vectors, texts, [0, 0, 1, 1], [5, 5, 1, 2], {"index": "flat", "use_gpu": False})
-    params = {**DEFAULT_RAG_PARAMS, "neighbours": 1}
+    params = {**DEFAULT_RAG_PARAMS, "neighbours": 1, "budget": "chars"}
     out = rag_texts(kb, ["hard one", "new easy"], np.array([[5.0, 5.0], [0.05, 0.0]], dtype=np.float32), params, kb.ids_with_text(["hard one", "new easy"]))
     assert out[0].startswith("Query: hard one") and "suited model: strong | weak-model score: 2/5 | hard two" in out[0]
     assert "suited model: weak" in out[1]
     assert rag_texts(None, ["q"], None, params) == ["q"]
+
+
+@pytest.mark.slow
+def test_token_budget_fits_the_classifier_and_shows_every_neighbour(minilm_dir):
+    """Cut by characters, a 128-token RAG prompt lost its last neighbours to the classifier's
+    truncation; cut by tokens, the query and all K neighbours fit, short texts stay whole."""
+    from transformers import AutoTokenizer
+
+    from ragrouter.method.knowledge_base import (
+        cut_to_tokens,
+        rag_prompt_in_tokens,
+        token_budgets,
+    )
+
+    tokenizer = AutoTokenizer.from_pretrained(minilm_dir)
+    assert token_budgets([5, 100, 100], 60) == [5, 28, 27] and token_budgets([3, 4], 100) == [3, 4] and token_budgets([9], 0) == [0]
+    assert cut_to_tokens(tokenizer, "short  text", 10) == "short text" and cut_to_tokens(tokenizer, "one two three four", 3) == "one two…"
+    long = " ".join(f"word{i}" for i in range(300))
+    neighbours = [{"text": f"neighbour {k} " + long, "label": k % 2, "weak_score": 2 + k} for k in range(3)]
+    prompt = rag_prompt_in_tokens(tokenizer, "What is the question? " + long, neighbours, 128)
+    n_tokens = len(tokenizer(prompt)["input_ids"])
+    assert 120 <= n_tokens <= 128, n_tokens
+    assert all(f"[{k}] suited model" in prompt and f"neighbour {k - 1}" in prompt for k in (1, 2, 3)) and prompt.startswith("Query: What is the question?")
+    short = rag_prompt_in_tokens(tokenizer, "hi", [{"text": "hello there", "label": 0, "weak_score": 5}], 128)
+    assert short.startswith("Query: hi\n") and short.endswith("| hello there")
+    with pytest.raises(ValueError, match="needs the classifier's tokenizer"):
+        rag_texts(KnowledgeBase.build(np.zeros((2, 2), dtype=np.float32), ["a", "b"], [0, 1], [5, 1], {"index": "flat", "use_gpu": False}), ["q"], np.zeros((1, 2), dtype=np.float32), {**DEFAULT_RAG_PARAMS, "neighbours": 1})
 
 
 def test_family_exclusions_hide_a_querys_parent_and_augmented_siblings():

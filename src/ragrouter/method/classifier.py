@@ -10,6 +10,9 @@ model's 1-5 score and the router's score is P(score <= 3), the probability that 
 needed; the query vector is also joined to the classifier's pooled representation. With rag=off the
 classifier reads the query alone and trains on every training row (knowledge-base rows included).
 
+The classifier is the BERT router's fine-tuning code (`routers.bert_classifier`) with the 5-class
+`weak_score` label scheme and the feature head: one training loop for both, not a copy.
+
 Variants are named by the four ablation switches, e.g. `ragrouter_aug-on_sample-on_feat-on_rag-on`.
 """
 
@@ -24,9 +27,13 @@ import numpy as np
 import polars as pl
 from loguru import logger
 
-from ragrouter.common.io import atomic_dir, sha1_text
+from ragrouter.common.io import atomic_dir, resolve_params, sha1_text
 from ragrouter.evaluation.validation import ValidationSet
-from ragrouter.method.knowledge_base import KnowledgeBase, rag_prompt
+from ragrouter.method.knowledge_base import (
+    KnowledgeBase,
+    rag_prompt,
+    rag_prompt_in_tokens,
+)
 from ragrouter.routers import bert_classifier
 from ragrouter.routers.base import Router
 
@@ -36,6 +43,10 @@ DEFAULT_RAG_PARAMS: dict[str, Any] = {
     "query_chars": 480,  # the query is cut to this many characters in the RAG prompt
     "neighbour_chars": 120,  # each neighbour's text is cut to this many characters
     "validation_metric": "pooled",  # K choice by ROC-AUC: "pooled" or "per_source" (mean of per-source AUCs)
+    # "tokens": the RAG prompt fits the classifier's max_length in its own tokens (query up to half,
+    # the K neighbours share the rest); "chars": cut by query_chars / neighbour_chars, as before, which
+    # let the classifier's truncation drop the last neighbours (127 of 128 tokens used on average)
+    "budget": "tokens",
 }
 
 
@@ -79,17 +90,28 @@ def family_exclusions(kb: KnowledgeBase, queries: pl.DataFrame, family_rows: pl.
 
 
 def rag_texts(
-    kb: KnowledgeBase | None, prompts: Sequence[str], vectors: np.ndarray | None, params: dict[str, Any], exclude: list[list[int]] | None = None
+    kb: KnowledgeBase | None,
+    prompts: Sequence[str],
+    vectors: np.ndarray | None,
+    params: dict[str, Any],
+    exclude: list[list[int]] | None = None,
+    tokenizer=None,
+    max_tokens: int | None = None,
 ) -> list[str]:
     """The classifier's input per prompt: the RAG prompt, or the bare query when `kb` is None.
-    `exclude[i]`: KB ids prompt i must not retrieve (see `family_exclusions`)."""
+    `exclude[i]`: KB ids prompt i must not retrieve (see `family_exclusions`). With `budget: tokens`
+    the prompt fits `max_tokens` of the classifier's `tokenizer`."""
     if kb is None:
         return list(prompts)
     ids, dist = kb.search(vectors, params["neighbours"], exclude)
-    return [
-        rag_prompt(q if len(q) <= params["query_chars"] else q[: params["query_chars"]] + "…", nbs, params["neighbour_chars"])
-        for q, nbs in zip(prompts, kb.neighbours(ids, dist), strict=True)
-    ]
+    pairs = zip(prompts, kb.neighbours(ids, dist), strict=True)
+    if params["budget"] == "tokens":
+        if tokenizer is None or max_tokens is None:
+            raise ValueError("rag_texts: budget 'tokens' needs the classifier's tokenizer and max_tokens")
+        return [rag_prompt_in_tokens(tokenizer, q, nbs, max_tokens) for q, nbs in pairs]
+    if params["budget"] != "chars":
+        raise ValueError(f"rag params: budget must be 'tokens' or 'chars', got {params['budget']!r}")
+    return [rag_prompt(q if len(q) <= params["query_chars"] else q[: params["query_chars"]] + "…", nbs, params["neighbour_chars"]) for q, nbs in pairs]
 
 
 def choose_neighbours(kb: KnowledgeBase, vectors: np.ndarray, val: ValidationSet, grid: Sequence[int], metric: str = "pooled") -> int:
@@ -124,7 +146,8 @@ class RAGRouter(Router):
         if self.features is None:
             raise RuntimeError("RAGRouter: attach a FeatureTable (router.features) before scoring")
         vectors = self.features(prompts)
-        return self.classifier.strong_win_rates(rag_texts(self.kb, prompts, vectors, self.params), vectors)
+        texts = rag_texts(self.kb, prompts, vectors, self.params, tokenizer=self.classifier.tokenizer, max_tokens=self.classifier.max_length)
+        return self.classifier.strong_win_rates(texts, vectors)
 
     def save(self, path: str | Path) -> None:
         """router.json, classifier/ (Hugging Face folder) and kb/ (FAISS index + texts), atomically."""
@@ -165,6 +188,12 @@ def train(
     rows, built the same way, choose the epoch.
     A list of `neighbours` is a grid for K, chosen on validation (`choose_neighbours`)."""
     p = {**DEFAULT_RAG_PARAMS, **params}
+    tokenizer, max_tokens = None, None
+    if kb is not None and p["budget"] == "tokens":
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        max_tokens = resolve_params(bert_classifier.DEFAULTS, classifier_params, "ragrouter classifier")["max_length"]
     if kb is not None and isinstance(p["neighbours"], list):
         p["neighbours"] = choose_neighbours(kb, features(validation["prompt"].to_list()), ValidationSet.of(validation), p["neighbours"], p["validation_metric"])
     frames = []
@@ -172,7 +201,7 @@ def train(
         prompts = part["prompt"].to_list()
         vectors = features(prompts)
         exclude = family_exclusions(kb, part, family_rows) if kb is not None else None
-        texts = rag_texts(kb, prompts, vectors, p, exclude)
+        texts = rag_texts(kb, prompts, vectors, p, exclude, tokenizer, max_tokens)
         frames.append(
             part.select("weak_score", "label").with_columns(
                 pl.Series("prompt", texts), pl.Series("features", vectors.tolist(), dtype=pl.List(pl.Float32)), pl.lit(split).alias("split")

@@ -212,6 +212,47 @@ def _one_line(text: str, max_chars: int) -> str:
     return text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + "…"
 
 
+def cut_to_tokens(tokenizer, text: str, budget: int) -> str:
+    """`text` in at most `budget` tokens: whole if it fits, else its first `budget - 1` tokens and an
+    ellipsis marking the cut (nothing for budget 0)."""
+    text = re.sub(r"\s+", " ", text).strip()
+    offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)["offset_mapping"]
+    if len(offsets) <= budget:
+        return text
+    return (text[: offsets[budget - 2][1]].rstrip() if budget > 1 else "") + "…" if budget > 0 else ""
+
+
+def token_budgets(needs: Sequence[int], total: int) -> list[int]:
+    """Split `total` tokens over texts that need `needs` tokens: equal shares, and what a short text
+    does not use goes to the others (water-filling), so no text is cut while budget is left."""
+    budgets, left, open_ = [0] * len(needs), max(total, 0), list(range(len(needs)))
+    while open_ and left > 0:
+        share = max(left // len(open_), 1)
+        for i in list(open_):
+            give = min(share, needs[i] - budgets[i], left)
+            budgets[i] += give
+            left -= give
+            if budgets[i] >= needs[i]:
+                open_.remove(i)
+            if left == 0:
+                break
+    return budgets
+
+
+def rag_prompt_in_tokens(tokenizer, query: str, neighbours: Sequence[dict[str, Any]], max_tokens: int, query_share: float = 0.5) -> str:
+    """`rag_prompt` within `max_tokens` tokens of `tokenizer` (special tokens included): the template
+    costs what it costs, the query takes what it needs up to `query_share` of the rest, and the K
+    neighbours share the remainder equally (water-filled), so every neighbour K was chosen for is seen."""
+    template = len(tokenizer(rag_prompt("", [{**nb, "text": ""} for nb in neighbours]), verbose=False)["input_ids"])
+    free = max_tokens - template
+    need_q = len(tokenizer(query, add_special_tokens=False, verbose=False)["input_ids"])
+    needs_nb = [len(tokenizer(nb["text"], add_special_tokens=False, verbose=False)["input_ids"]) for nb in neighbours]
+    q_budget = min(need_q, max(int(free * query_share), free - sum(needs_nb)))
+    nb_budgets = token_budgets(needs_nb, free - q_budget)
+    cut = [{**nb, "text": cut_to_tokens(tokenizer, nb["text"], b)} for nb, b in zip(neighbours, nb_budgets, strict=True)]
+    return rag_prompt(cut_to_tokens(tokenizer, query, q_budget), cut, max_chars=10**9)
+
+
 def rag_prompt(query: str, neighbours: Sequence[dict[str, Any]], max_chars: int = 300) -> str:
     """The query, then its K neighbours, one line each with the model that suited them and the weak score.
 
