@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from ragrouter.method.perplexity import perplexities
 from ragrouter.method.sampling import (
     DEFAULT_SAMPLE_PARAMS,
     beta_cdf,
@@ -15,7 +16,6 @@ from ragrouter.method.sampling import (
     difficulty_levels,
     dynamic_sample,
     level_factors,
-    perplexities,
     target_size,
 )
 

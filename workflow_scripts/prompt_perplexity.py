@@ -8,7 +8,7 @@ import polars as pl
 import torch
 
 from ragrouter.common.io import setup_logging, write_parquet
-from ragrouter.method.sampling import perplexities
+from ragrouter.method.perplexity import perplexities
 
 setup_logging(snakemake.log[0])  # noqa: F821
 torch.set_num_threads(snakemake.threads)  # noqa: F821
