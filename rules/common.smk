@@ -161,6 +161,18 @@ def ragrouter_setting(key, default):
     return config.get("ragrouter", {}).get(key, default)
 
 
+def slurm_partition(gpus):
+    """The SLURM partition of a job from the GPUs it asks for (`gpus`: a number or an input function):
+    `slurm.gpu_partition` for GPU jobs, `slurm.cpu_partition` for the rest (defaults gpu / cpu)."""
+    names = config.get("slurm", {})
+
+    def partition(wildcards):
+        n = gpus(wildcards) if callable(gpus) else gpus
+        return names.get("gpu_partition", "gpu") if n else names.get("cpu_partition", "cpu")
+
+    return partition
+
+
 def serving_setting(key, default):
     return config.get("serving", {}).get(key, default)
 

@@ -155,7 +155,8 @@ rule train_ragrouter:
     resources:
         mem_mb=ragrouter_setting("mem_mb", 12000),
         runtime=ragrouter_setting("runtime", 120),
-        gpus=ragrouter_setting("gpus", 0),
+        gpu=ragrouter_setting("gpus", 0),
+        slurm_partition=slurm_partition(ragrouter_setting("gpus", 0)),
     conda:
         "../envs/train.yaml"
     script:
@@ -177,7 +178,8 @@ rule score_ragrouter:
     resources:
         mem_mb=ragrouter_setting("mem_mb", 12000),
         runtime=ragrouter_setting("runtime", 120),
-        gpus=ragrouter_setting("gpus", 0),
+        gpu=ragrouter_setting("gpus", 0),
+        slurm_partition=slurm_partition(ragrouter_setting("gpus", 0)),
     conda:
         "../envs/train.yaml"
     script:

@@ -36,7 +36,8 @@ rule train_router:
     resources:
         mem_mb=router_setting("mem_mb", 8000),
         runtime=router_setting("runtime", 120),
-        gpus=router_setting("gpus", 0),
+        gpu=router_setting("gpus", 0),
+        slurm_partition=slurm_partition(router_setting("gpus", 0)),
     conda:
         "../envs/train.yaml"
     script:
@@ -58,7 +59,8 @@ rule score_router:
     resources:
         mem_mb=router_setting("mem_mb", 8000),
         runtime=router_setting("runtime", 120),
-        gpus=router_setting("gpus", 0),
+        gpu=router_setting("gpus", 0),
+        slurm_partition=slurm_partition(router_setting("gpus", 0)),
     conda:
         "../envs/train.yaml"
     script:

@@ -185,3 +185,23 @@ def test_paper_config_leaves_no_cpu_budget_of_the_reference_config():
     rag = config["ragrouter"]
     used = ["encoder", config["routers"]["bert"]["backbone"], config["routers"]["causal_llm"]["backbone"], rag["perplexity"]["model"], rag["fusion"]["encoder"], rag["classifier"]["backbone"]]
     assert all(config["models"][m].startswith("hub:") for m in used), {m: config["models"][m] for m in used}
+
+
+def test_slurm_jobs_get_gpus_only_where_the_config_asks_and_keep_their_configured_resources():
+    code, out = run(["-n", "--forceall", "--profile", "profiles/slurm", "--configfile", "config.yaml", "config.paper.yaml", "--", "results/table1.csv"])
+    assert code == 0, out[-3000:]
+    jobs, rule, output = {}, None, None
+    for line in out.splitlines():
+        if line.startswith(("rule ", "localrule ")):
+            rule = line.split()[1].rstrip(":")
+        elif line.startswith("    output:"):
+            output = line.split(":", 1)[1].strip().split(",")[0]
+        elif line.startswith("    resources:") and rule:
+            jobs[(rule, output)] = dict(kv.split("=", 1) for kv in line.split(":", 1)[1].strip().split(", "))
+    bert = jobs[("train_router", "resources/routers/bert/seed-0")]
+    sw = jobs[("train_router", "resources/routers/sw_ranking/seed-0")]
+    causal = jobs[("train_router", "resources/routers/causal_llm/seed-0")]
+    rag = jobs[("train_ragrouter", "resources/routers/ragrouter_aug-on_sample-on_feat-on_rag-on/seed-0")]
+    assert (bert["gpu"], bert["slurm_partition"], bert["runtime"]) == ("1", "gpu", "240")
+    assert (sw["gpu"], sw["slurm_partition"]) == ("0", "cpu")
+    assert (causal["mem_mb"], causal["runtime"], rag["gpu"], rag["slurm_partition"]) == ("64000", "720", "1", "gpu")
