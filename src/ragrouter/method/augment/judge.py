@@ -47,7 +47,7 @@ DEFAULT_JUDGE_PARAMS: dict[str, Any] = {
     "strong_model": STRONG_MODEL,
     "weak_model": WEAK_MODEL,
     "judge_model": STRONG_MODEL,
-    "cache_dir": "results/judge_cache",
+    "cache_dir": "resources/judge_cache",  # git-ignored like every intermediate; results/ holds outputs only
     "timeout_s": 60.0,  # per request
     "max_retries": 6,  # transport retries per request (timeouts, 429, 5xx)
     "backoff_base_s": 1.0,  # delay before retry k is base * 2**k (capped), plus jitter
