@@ -37,12 +37,9 @@ def stratified_auc(labels: np.ndarray, scores: np.ndarray, sources: Sequence[str
     strong-needed base rates differ (73 % on alpaca-eval, 17 % on RouterBench); this one does not.
     Sources with fewer than `min_per_class` rows of either label are left out (the 10-row
     gpt4_dataset sample has one or two validation rows: its AUC is 0 or 1). NaN when none is left."""
-    labels, scores, sources = np.asarray(labels), np.asarray(scores, dtype=np.float64), np.asarray(sources)
-    values = []
-    for s in sorted(set(sources.tolist())):
-        mine = labels[sources == s]
-        if min(int((mine == 1).sum()), int((mine == 0).sum())) >= min_per_class:
-            values.append(roc_auc(mine, scores[sources == s]))
+    labels, sources = np.asarray(labels), np.asarray(sources)
+    per = per_source_auc(labels, scores, sources)
+    values = [v for s, v in per.items() if min(int((labels[sources == s] == c).sum()) for c in (0, 1)) >= min_per_class]
     return float(np.mean(values)) if values else float("nan")
 
 
