@@ -5,7 +5,7 @@ from snakemake.utils import validate
 # Only light modules here (no torch): they are imported every time Snakemake parses the rules.
 from ragrouter.data.sources import datasets, resolve_data_dir
 from ragrouter.method.variants import FULL as FULL_RAGROUTER, VARIANT_RE, variant_name
-from ragrouter.routers.registry import BACKBONE_KINDS, CORPUS_KINDS, EMBEDDING_KINDS as EMBEDDING_ROUTER_KINDS
+from ragrouter.routers.kinds import BACKBONE_KINDS, CORPUS_KINDS, EMBEDDING_KINDS as EMBEDDING_ROUTER_KINDS
 
 
 # `--config seeds=[0]` arrives as strings (Snakemake reads command-line lists with YAML's BaseLoader)

@@ -48,7 +48,7 @@ def test_knn_scores_by_the_neighbours_labels_and_chooses_k_on_validation(tmp_pat
     reloaded = load_checkpoint(tmp_path / "ckpt")
     reloaded.encoder = HashEncoder()
     assert np.array_equal(reloaded.strong_win_rates(["maths integral equation 3"]), scores[:1])
-    with pytest.raises(ValueError, match="unknown params"):
+    with pytest.raises(ValueError, match=r"knn: unknown parameter\(s\) \['neighbours'\]"):
         knn.train(corpus, pl.DataFrame(), HashEncoder(), {"neighbours": 3}, 0)
 
 

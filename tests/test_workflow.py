@@ -43,8 +43,8 @@ def test_dry_run_imports_no_torch(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
-    assert {"ragrouter.routers.registry", "ragrouter.method.variants"} <= imported  # the rules did read the package
-    heavy = {m for m in imported if m.split(".")[0] in {"torch", "transformers", "sentence_transformers", "faiss", "spacy", "sklearn"}}
+    assert {"ragrouter.routers.kinds", "ragrouter.method.variants"} <= imported  # the rules did read the package
+    heavy = {m for m in imported if m.split(".")[0] in {"torch", "transformers", "sentence_transformers", "faiss", "spacy", "sklearn", "pandera"}}
     assert not heavy, sorted(heavy)[:10]
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 from loguru import logger
 
+from ragrouter.common.io import resolve_params
 from ragrouter.evaluation.validation import ValidationSet
 from ragrouter.routers.base import EmbeddingRouter
 
@@ -57,10 +58,7 @@ class KNNRouter(EmbeddingRouter):
 
 def train(corpus: pl.DataFrame, battles: pl.DataFrame, encoder, params: dict | None, seed: int) -> KNNRouter:
     """Index the train rows; choose k from the grid on the validation rows."""
-    p = {**DEFAULTS, **(params or {})}
-    unknown = set(p) - set(DEFAULTS)
-    if unknown:
-        raise ValueError(f"knn: unknown params {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+    p = resolve_params(DEFAULTS, params, "knn")
     grid = sorted(int(k) for k in (p["k"] if isinstance(p["k"], list | tuple) else [p["k"]]))
     train_rows = corpus.filter(pl.col("split") == "train")
     val_rows = corpus.filter(pl.col("split") == "validation")

@@ -2,13 +2,7 @@
 
 Stage: training and scoring of every router (rules `train_router`, `score_router`, `train_ragrouter`).
 Reads a training corpus (and battles) and writes `resources/routers/<router>/seed-<k>/`.
-Importing this module imports no torch, so the Snakefile can use the kind lists while it parses.
-
-Router kinds and what they train on:
-- `sw_ranking`, `matrix_factorization`, `p2l`: battles + corpus, on cached sentence embeddings;
-- controls: `knn` (corpus labels, cached embeddings) and `prompt_length` (nothing to train);
-- `bert`, `causal_llm`: the corpus' labels, fine-tuning a local backbone folder;
-- `ragrouter`: RAGRouter (`ragrouter.method.classifier`), trained by its own rule.
+The kind tables live in `ragrouter.routers.kinds`, which the Snakefile reads while it parses.
 """
 
 from __future__ import annotations
@@ -25,20 +19,8 @@ from ragrouter.common.embeddings import CachedEncoder, SentenceEncoder, load_emb
 from ragrouter.common.io import atomic_dir
 from ragrouter.common.seeding import seed_everything
 from ragrouter.routers.base import Router
+from ragrouter.routers.kinds import BACKBONE_KINDS, CHECKPOINT_KINDS, CORPUS_KINDS
 
-# kind -> module with `train`: corpus routers take (corpus, battles, encoder, params, seed), backbone
-# routers (corpus, params, seed, model_dir)
-CORPUS_KINDS = {
-    "sw_ranking": "ragrouter.routers.sw_ranking",
-    "matrix_factorization": "ragrouter.routers.matrix_factorization",
-    "p2l": "ragrouter.routers.p2l",
-    "knn": "ragrouter.routers.knn",  # control
-    "prompt_length": "ragrouter.routers.prompt_length",  # control
-}
-EMBEDDING_KINDS = {"sw_ranking", "matrix_factorization", "p2l", "knn"}  # read the cached sentence embeddings
-BACKBONE_KINDS = {"bert": "ragrouter.routers.bert_classifier", "causal_llm": "ragrouter.routers.causal_llm"}
-# the `kind` a fine-tuned checkpoint records in its router.json -> the module that loads it
-CHECKPOINT_KINDS = {"bert_classifier": BACKBONE_KINDS["bert"], "causal_llm": BACKBONE_KINDS["causal_llm"], "ragrouter": "ragrouter.method.classifier"}
 CHECKPOINT = "router.pkl"
 
 
