@@ -187,6 +187,18 @@ def report_context_files(wildcards):
     return files
 
 
+def validation_files(wildcards):
+    """Every trained router's and RAGRouter variant's validation scores, all seeds."""
+    return [f"results/validation/{r}/seed-{s}.parquet" for r in [*TRAINED_ROUTERS, *RAGROUTER_VARIANTS] for s in config["seeds"]]
+
+
+def label_settings():
+    settings = {"corpus.labels": config["corpus"].get("labels", "pair"), "corpus.balance": config["corpus"].get("balance", "none")}
+    if RAGROUTER_VARIANTS:
+        settings["ragrouter.sample.rebalance_within"] = str(config["ragrouter"].get("sample", {}).get("rebalance_within"))
+    return settings
+
+
 def configured_job_names():
     """Every wildcard value a job of this configuration can have; the report counts only the
     `benchmark:` files whose path is made of these (not those of routers configured in earlier runs)."""

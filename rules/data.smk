@@ -23,6 +23,8 @@ rule prepare_benchmark:
         "resources/benchmarks/{benchmark}.parquet",
     params:
         subsample=benchmark_subsample,
+        strong=config["strong_model"],
+        weak=config["weak_model"],
     log:
         "logs/prepare_benchmark/{benchmark}.log",
     benchmark:
@@ -33,10 +35,29 @@ rule prepare_benchmark:
         "../workflow_scripts/prepare_benchmark.py"
 
 
+rule evaluation_prompts:
+    input:
+        "resources/data/routellm-evals",
+    output:
+        "resources/benchmarks/evaluation_prompts.parquet",
+    params:
+        benchmarks=config["benchmarks"],
+        strong=config["strong_model"],
+        weak=config["weak_model"],
+    log:
+        "logs/evaluation_prompts/evaluation_prompts.log",
+    benchmark:
+        "logs/benchmarks/evaluation_prompts/evaluation_prompts.tsv"
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../workflow_scripts/evaluation_prompts.py"
+
+
 rule build_corpus:
     input:
         datasets=expand("resources/data/{dataset}", dataset=[d for d in DATASETS if d != "routellm-evals"]),
-        benchmarks=expand("resources/benchmarks/{benchmark}.parquet", benchmark=config["benchmarks"]),
+        evaluation="resources/benchmarks/evaluation_prompts.parquet",
     output:
         corpus="resources/corpus/corpus.parquet",
         battles="resources/corpus/battles.parquet",
@@ -56,7 +77,7 @@ rule build_corpus:
 rule train_prompt_hashes:
     input:
         unpack(training_prompt_files),
-        benchmarks=expand("resources/benchmarks/{benchmark}.parquet", benchmark=config["benchmarks"]),
+        evaluation="resources/benchmarks/evaluation_prompts.parquet",
     output:
         "results/data/train_prompt_sha1.txt.gz",
     log:

@@ -45,10 +45,13 @@ rule make_report:
         tables=expand("results/{table}.csv", table=config["tables"]),
         scores=all_scores,
         benchmarks=expand("resources/benchmarks/{benchmark}.parquet", benchmark=config["benchmarks"]),
+        validation=validation_files,
     output:
         report("results/REPORT.md", caption="../report/report.rst", category="Report"),
     params:
         tables=config["tables"],
+        names=router_names(),
+        labels=label_settings(),
         benchmark_dir="logs/benchmarks",
         job_names=configured_job_names(),
         models=config["models"],

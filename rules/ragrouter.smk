@@ -5,7 +5,7 @@
 rule augment_corpus:
     input:
         corpus="resources/corpus/corpus.parquet",
-        benchmarks=expand("resources/benchmarks/{benchmark}.parquet", benchmark=config["benchmarks"]),
+        evaluation="resources/benchmarks/evaluation_prompts.parquet",
     output:
         corpus="resources/ragrouter/augmented.parquet",
         summary=report("results/ragrouter/augmentation_summary.csv", caption="../report/augmentation.rst", category="RAGRouter"),
@@ -142,7 +142,8 @@ rule train_ragrouter:
         features="resources/ragrouter/features/feat-{feat}/augmented.parquet",
         model=f"resources/models/{ragrouter_setting('classifier', {}).get('backbone', 'encoder')}",
     output:
-        directory("resources/routers/ragrouter_aug-{aug}_sample-{sample}_feat-{feat}_rag-{rag}/seed-{seed}"),
+        checkpoint=directory("resources/routers/ragrouter_aug-{aug}_sample-{sample}_feat-{feat}_rag-{rag}/seed-{seed}"),
+        validation="results/validation/ragrouter_aug-{aug}_sample-{sample}_feat-{feat}_rag-{rag}/seed-{seed}.parquet",
     params:
         rag=ragrouter_setting("rag", {}),
         classifier=ragrouter_setting("classifier", {}).get("params", {}),

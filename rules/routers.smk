@@ -23,7 +23,8 @@ rule train_router:
     input:
         unpack(train_inputs),
     output:
-        directory("resources/routers/{router}/seed-{seed}"),
+        checkpoint=directory("resources/routers/{router}/seed-{seed}"),
+        validation="results/validation/{router}/seed-{seed}.parquet",
     params:
         kind=lambda wildcards: router_kind(wildcards.router),
         params=lambda wildcards: config["routers"][wildcards.router].get("params", {}),

@@ -18,6 +18,7 @@ rule serving_check:
         router_id=FULL_RAGROUTER,
         benchmark=SERVING_BENCHMARK,
         strong_percent=serving_setting("strong_percent", 50),
+        latency_prompts=serving_setting("latency_prompts", 200),
     threads: 2
     log:
         "logs/serving_check/serving_check.log",

@@ -53,6 +53,11 @@ def test_benchmarks_load_as_routellm(evals_dir):
     assert mmlu["row"].to_list() == list(range(14037))
     assert gsm8k["prompt_sha1"][5] == sha1_text(gsm8k["prompt"][5])
     assert mt["strong"].max() <= 10 and mt["weak"].min() >= 1
+    # the configured pair picks the columns: swapped, strong and weak swap; an absent model is named
+    swapped = load_benchmark("gsm8k", evals_dir, strong="mistralai/Mixtral-8x7B-Instruct-v0.1", weak="gpt-4-1106-preview")
+    assert swapped["strong"].equals(gsm8k["weak"]) and swapped["weak"].equals(gsm8k["strong"])
+    with pytest.raises(DataError, match=r"judgements\.jsonl: question \d+: expected 2 judgements of claude-x, found 0"):
+        load_benchmark("mt_bench", evals_dir, strong="claude-x")
 
 
 def test_missing_column_and_bad_cell_are_named(evals_dir, tmp_path):
@@ -81,8 +86,8 @@ def test_label_mappings_are_as_documented():
 
 
 def test_graded_labels_grade_the_multi_model_sources_only(data_dir):
-    pair, _ = C.build_corpus(data_dir, ["routerbench-zs", "arena-bench-v1"], 200, 0)
-    graded, _ = C.build_corpus(data_dir, ["routerbench-zs", "arena-bench-v1"], 200, 0, labels="graded")
+    pair, _ = C.build_corpus(data_dir, ["routerbench-zs", "arena-bench-v1"])
+    graded, _ = C.build_corpus(data_dir, ["routerbench-zs", "arena-bench-v1"], labels="graded")
     assert pair["id"].to_list() == graded["id"].to_list()
     same = pair["weak_score"] == graded["weak_score"]
     arena = (pair["source"] == "arena-bench-v1").to_numpy()
@@ -90,6 +95,19 @@ def test_graded_labels_grade_the_multi_model_sources_only(data_dir):
     assert set(graded.filter(pl.col("source") == "routerbench-zs")["weak_score"]) - {4, 5, 1} != set()  # grades 2-3 appear
     with pytest.raises(DataError, match="unknown label scheme"):
         C.build_corpus(data_dir, ["arena-bench-v1"], labels="binary")
+
+
+def test_graded_labels_replace_train_rows_only(data_dir):
+    pair, _ = C.build_corpus(data_dir, ["routerbench-zs", "arena-bench-v1"])
+    graded, _ = C.build_corpus(data_dir, ["routerbench-zs", "arena-bench-v1"], labels="graded")
+    split = C.assign_split(pair, C.validation_prompts(pair, 0.3, 0))
+    out = C.grade_train_rows(split, graded)
+    assert out.columns == split.columns and out["id"].to_list() == split["id"].to_list()
+    val = (out["split"] == "validation").to_numpy()
+    assert (out["weak_score"].to_numpy()[val] == split["weak_score"].to_numpy()[val]).all()
+    assert (out["weak_score"].to_numpy()[~val] == graded["weak_score"].to_numpy()[~val]).all()
+    assert (out["label"] == (out["weak_score"] <= 3).cast(pl.Int64)).all()
+    assert (out["weak_score"].to_numpy()[~val] != split["weak_score"].to_numpy()[~val]).any()
 
 
 def test_corpus_labels_follow_the_raw_sources(data_dir):
@@ -176,14 +194,21 @@ def test_alpaca_preference_out_of_range_names_the_row(tmp_path):
         C.load_alpaca_battles(path)
 
 
-def test_max_rows_per_source_is_a_seeded_sample_with_its_battles(data_dir):
-    full, _ = C.build_corpus(data_dir, ["arena-bench-v1"])
-    small, battles = C.build_corpus(data_dir, ["arena-bench-v1"], max_rows_per_source=50, seed=0)
-    again, _ = C.build_corpus(data_dir, ["arena-bench-v1"], max_rows_per_source=50, seed=0)
-    other, _ = C.build_corpus(data_dir, ["arena-bench-v1"], max_rows_per_source=50, seed=1)
-    assert small.height == 50 and small.equals(again) and not small.equals(other)
-    assert set(small["id"]) <= set(full["id"]) and small["id"].to_list() != full["id"].head(50).to_list()
-    assert set(battles["prompt"]) <= set(small["prompt"])
+def test_train_cap_is_a_seeded_sample_per_source_that_keeps_validation(data_dir):
+    corpus, battles = C.build_corpus(data_dir, ["arena-bench-v1", "routerbench-zs"])
+    split = C.assign_split(corpus, C.validation_prompts(corpus, 0.1, 0))
+    battles = C.assign_split(battles, C.validation_prompts(corpus, 0.1, 0))
+    small, small_battles = C.cap_train_rows(split, battles, 50, 0)
+    again, _ = C.cap_train_rows(split, battles, 50, 0)
+    other, _ = C.cap_train_rows(split, battles, 50, 1)
+    train = small.filter(pl.col("split") == "train")
+    assert train["source"].value_counts().sort("source")["count"].to_list() == [50, 50]
+    assert small.equals(again) and not small.equals(other)
+    assert small.filter(pl.col("split") == "validation").equals(split.filter(pl.col("split") == "validation"))
+    first_50 = split.filter((pl.col("split") == "train") & (pl.col("source") == "routerbench-zs")).head(50)["id"].to_list()
+    assert train.filter(pl.col("source") == "routerbench-zs")["id"].to_list() != first_50
+    assert set(small_battles["prompt"]) <= set(small["prompt"]) and small_battles.height < battles.height
+    assert C.cap_train_rows(split, battles, None, 0)[0].equals(split)
 
 
 def test_balance_within_source_removes_the_source_signal_from_the_training_labels():

@@ -107,6 +107,27 @@ def test_graph_is_bidirectional_dependency_tree(nlp):
     assert len(edges) == 2 * (len(doc) - 1)  # one tree, no root self-loop
 
 
+def test_structure_statistics_on_a_hand_checked_parse(nlp):
+    """Tom(1) said(0) that(2) he(2) knew(1, ccomp) the(3) answer(2) .(1): 7 words, 8 tokens, one
+    sentence, depth max 3 / mean 1.5, one subordinate clause, no numerals or math symbols."""
+    from ragrouter.method.fusion import STRUCTURE_STATISTICS, structure_statistics
+
+    text = "Tom said that he knew the answer."
+    stats = structure_statistics(text, nlp(text))
+    assert len(stats) == len(STRUCTURE_STATISTICS)
+    np.testing.assert_allclose(np.expm1(stats), [7, 8, 1, 3, 1.5, 1, 0, 0], atol=1e-5)
+    maths = "If x + 3 = 7, what is x?"
+    counts = dict(zip(STRUCTURE_STATISTICS, np.expm1(structure_statistics("padding " * 200 + maths, nlp(maths))), strict=True))
+    assert round(counts["numerals"]) == 2 and round(counts["math_symbols"]) == 2 and round(counts["sentences"]) == 1
+    assert round(counts["log_words"]) == 209  # the whole prompt's words, not only the parsed (kept) text
+
+
+def test_encode_with_statistics_gives_the_vectors_of_encode(model):
+    vectors, stats = model.encode_with_statistics(MATH[:2], progress=False)
+    np.testing.assert_allclose(vectors, model.encode(MATH[:2], progress=False), atol=1e-6)
+    assert stats.shape == (2, 8) and (stats[:, :5] > 0).all()  # words, tokens, sentences, depths
+
+
 def test_fused_vector_changes_with_the_parse(model, monkeypatch):
     """Same words and semantic states, different dependency structure -> a different h_fuse_global."""
     text = ["The committee that the senator who visited the school criticised postponed the vote."]

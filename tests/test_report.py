@@ -68,15 +68,18 @@ def test_data_section_counts_training_rows_per_stage_and_serving_section_reads_i
     summary = tmp_path / "summary.csv"
     pl.DataFrame({"source": ["a"], "rows": [3]}).write_csv(summary)
     stage = tmp_path / "stage.parquet"
-    pl.DataFrame({"prompt": ["p", "p", "q", "v"], "label": [1, 1, 0, 1], "split": ["train", "train", "train", "validation"]}).write_parquet(stage)
-    text = "\n".join(data_and_models_section(str(summary), {"augmented": str(stage)}, {"encoder": "package:x"}, {"mmlu": 10}))
+    pl.DataFrame({"prompt": ["p", "p", "q", "v"], "source": ["s", "s", "t", "t"], "label": [1, 1, 0, 1], "split": ["train", "train", "train", "validation"]}).write_parquet(stage)
+    text = "\n".join(data_and_models_section(str(summary), {"augmented": str(stage)}, {"encoder": "package:x"}, {"mmlu": 10}, {"corpus.labels": "graded"}))
     assert "| augmented | `" in text and "| 3 | 2 | 0.667 |" in text  # 3 train rows, 2 distinct prompts, 2/3 strong
+    assert "Label scheme: corpus.labels `graded`" in text and "| stage | s | t |" in text and "| augmented | 1.000 | 0.000 |" in text  # per-source train shares
     assert "`package:x`" in text and "mmlu: N = 10" in text
     serving = tmp_path / "serving.json"
     fields = {"router": FULL, "benchmark": "mmlu", "benchmark_prompts": 1404, "prompts_per_s": 123.4, "threads": 2, "threshold": 0.5, "features_time_share": 0.6}
     fields |= {"strong_percent_target": 50, "calibration_prompts": 311, "benchmark_strong_percent": 47.2, "max_abs_diff_vs_workflow_scores": 1e-7}
     serving.write_text(json.dumps(fields))
     assert "at 123.4 prompts/s on 2 CPU threads" in "\n".join(serving_section(str(serving)))
+    serving.write_text(json.dumps(fields | {"latency_prompts": 200, "latency_p50_ms": 41.23, "latency_p95_ms": 60.0}))
+    assert "(200 prompts of the benchmark): p50 41.2 ms, p95 60.0 ms" in "\n".join(serving_section(str(serving)))
 
 
 def test_diagnostics_separate_difficulty_from_length_and_name_routers_below_a_control():
@@ -95,3 +98,22 @@ def test_diagnostics_separate_difficulty_from_length_and_name_routers_below_a_co
     table = pl.DataFrame({"router_id": ["random", "prompt_length", "bert", "ragrouter"], "router": ["Random", "Length", "BERT", "RAG"], "APGR": [0.5, 0.59, 0.55, 0.62]})
     [line] = control_verdicts(table)
     assert "Length" in line and "BERT" in line and "RAG" not in line and "Random" not in line
+
+
+def test_validation_section_averages_per_source_aucs_over_seeds(tmp_path):
+    from ragrouter.evaluation.report import validation_section
+
+    labels = [0, 1] * 5 + [0, 1] * 5
+    sources = ["a"] * 10 + ["b"] * 10
+    good = np.array([0.1, 0.9] * 5 + [0.2, 0.8] * 5)  # ranks perfectly within both sources
+    source_only = np.array([0.9] * 10 + [0.1] * 10)  # knows the source, nothing within it
+    files = {}
+    for name, scores in [("good", good), ("source", source_only)]:
+        files[name] = []
+        for seed, noise in enumerate([0.0, 0.01]):
+            path = tmp_path / f"{name}-{seed}.parquet"
+            pl.DataFrame({"id": [str(i) for i in range(20)], "source": sources, "label": labels, "score": scores + noise}).write_parquet(path)
+            files[name].append(str(path))
+    text = "\n".join(validation_section(files, {"good": "Good router"}))
+    assert "| Good router | 2 | 1.000 | 1.000 | 1.000 | 1.000 |" in text
+    assert "| source | 2 | 0.500 | 0.500 | 0.500 | 0.500 |" in text

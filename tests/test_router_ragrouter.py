@@ -12,7 +12,10 @@ from ragrouter.method.classifier import (
     DEFAULT_RAG_PARAMS,
     FeatureTable,
     family_exclusions,
-    rag_texts,
+    joined_features,
+    neighbour_numbers,
+    numeric_scaling,
+    query_inputs,
 )
 from ragrouter.method.knowledge_base import KnowledgeBase
 from ragrouter.method.variants import parse_variant, variant_name
@@ -32,19 +35,51 @@ def test_feature_table_looks_up_by_hash_and_names_missing_prompts(tmp_path):
     pl.DataFrame({"prompt_sha1": [sha1_text("a"), sha1_text("b")], "vector": [[1.0, 0.0], [0.0, 1.0]]}).write_parquet(path)
     table = FeatureTable([path])
     assert table(["b", "a"]).tolist() == [[0.0, 1.0], [1.0, 0.0]]
+    assert table.vectors_and_statistics(["a"])[1] is None  # feat=off files carry no statistics
     with pytest.raises(KeyError, match=r"row 1.*'zzz'"):
         table(["a", "zzz"])
+    pl.DataFrame({"prompt_sha1": [sha1_text("a")], "statistics": [[2.0, 3.0]], "vector": [[1.0, 0.0]]}).write_parquet(path)
+    assert FeatureTable([path]).vectors_and_statistics(["a"])[1].tolist() == [[2.0, 3.0]]
 
 
-def test_rag_texts_retrieve_neighbours_and_never_the_query_itself():
+class Vectors:
+    """A feature provider over fixed vectors (and optional structure statistics) by prompt."""
+
+    def __init__(self, vectors: dict[str, list[float]], statistics: dict[str, list[float]] | None = None) -> None:
+        self.vectors, self.statistics = vectors, statistics
+
+    def vectors_and_statistics(self, prompts):
+        stats = np.array([self.statistics[p] for p in prompts], dtype=np.float32) if self.statistics else None
+        return np.array([self.vectors[p] for p in prompts], dtype=np.float32), stats
+
+
+def test_query_inputs_retrieve_neighbours_never_the_query_itself_and_give_their_numbers():
     vectors = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0]], dtype=np.float32)
     texts = ["easy one", "easy two", "hard one", "hard two"]
     kb = KnowledgeBase.build(vectors, texts, [0, 0, 1, 1], [5, 5, 1, 2], {"index": "flat", "use_gpu": False})
-    params = {**DEFAULT_RAG_PARAMS, "neighbours": 1, "budget": "chars"}
-    out = rag_texts(kb, ["hard one", "new easy"], np.array([[5.0, 5.0], [0.05, 0.0]], dtype=np.float32), params, kb.ids_with_text(["hard one", "new easy"]))
+    params = {**DEFAULT_RAG_PARAMS, "neighbours": 1, "budget": "chars", "numeric_features": ["structure", "neighbours"]}
+    queries = Vectors({"hard one": [5.0, 5.0], "new easy": [0.05, 0.0]}, {"hard one": [3.0, 1.0], "new easy": [1.0, 0.0]})
+    out, vecs, numbers = query_inputs(kb, ["hard one", "new easy"], queries, params, kb.ids_with_text(["hard one", "new easy"]))
     assert out[0].startswith("Query: hard one") and "suited model: strong | weak-model score: 2/5 | hard two" in out[0]
-    assert "suited model: weak" in out[1]
-    assert rag_texts(None, ["q"], None, params) == ["q"]
+    assert "suited model: weak" in out[1] and np.allclose(vecs, [[5.0, 5.0], [0.05, 0.0]])
+    # structure statistics, then (mean label, mean weak score as 0-1, nearest label, mean distance)
+    assert np.allclose(numbers, [[3.0, 1.0, 1.0, 0.25, 1.0, 0.01], [1.0, 0.0, 0.0, 1.0, 0.0, 0.0025]], atol=1e-6)
+    assert query_inputs(None, ["q"], Vectors({"q": [1.0]}), params)[0] == ["q"]
+    assert query_inputs(None, ["q"], Vectors({"q": [1.0]}), params)[2].shape == (1, 0)
+    assert query_inputs(kb, ["new easy"], queries, {**params, "numeric_features": []})[2].shape == (1, 0)
+
+
+def test_neighbour_numbers_fill_empty_slots_and_numbers_are_standardised_on_training_rows():
+    kb = KnowledgeBase.build(np.eye(2, dtype=np.float32), ["a", "b"], [1, 0], [1, 5], {"index": "flat", "use_gpu": False})
+    numbers = neighbour_numbers(kb, np.array([[0, 1], [1, -1], [-1, -1]]), np.array([[0.0, 2.0], [1.0, np.inf], [np.inf, np.inf]], dtype=np.float32))
+    assert np.allclose(numbers, [[0.5, 0.5, 1.0, 1.0], [0.0, 1.0, 0.0, 1.0], [0.5, 0.5, 0.5, 1.0]])
+    train = np.array([[1.0, 5.0], [3.0, 5.0]], dtype=np.float32)
+    scaling = numeric_scaling(train)
+    assert scaling == {"mean": [2.0, 5.0], "std": [1.0, 1.0]}  # a constant column keeps std 1
+    joined = joined_features(np.zeros((2, 3), dtype=np.float32), train, scaling)
+    assert joined.shape == (2, 5) and joined[:, 3:].tolist() == [[-1.0, 0.0], [1.0, 0.0]]
+    with pytest.raises(ValueError, match="retrain"):
+        joined_features(np.zeros((2, 3), dtype=np.float32), train, {"mean": [0.0], "std": [1.0]})
 
 
 @pytest.mark.slow
@@ -71,7 +106,7 @@ def test_token_budget_fits_the_classifier_and_shows_every_neighbour(minilm_dir):
     short = rag_prompt_in_tokens(tokenizer, "hi", [{"text": "hello there", "label": 0, "weak_score": 5}], 128)
     assert short.startswith("Query: hi\n") and short.endswith("| hello there")
     with pytest.raises(ValueError, match="needs the classifier's tokenizer"):
-        rag_texts(KnowledgeBase.build(np.zeros((2, 2), dtype=np.float32), ["a", "b"], [0, 1], [5, 1], {"index": "flat", "use_gpu": False}), ["q"], np.zeros((1, 2), dtype=np.float32), {**DEFAULT_RAG_PARAMS, "neighbours": 1})
+        query_inputs(KnowledgeBase.build(np.zeros((2, 2), dtype=np.float32), ["a", "b"], [0, 1], [5, 1], {"index": "flat", "use_gpu": False}), ["q"], Vectors({"q": [0.0, 0.0]}), {**DEFAULT_RAG_PARAMS, "neighbours": 1})
 
 
 def test_family_exclusions_hide_a_querys_parent_and_augmented_siblings():
@@ -115,8 +150,10 @@ def test_trains_on_rag_prompts_with_feature_head_and_round_trips(minilm_dir, tmp
     train_rows = corpus.filter(pl.col("split") == "train")
     kb = KnowledgeBase.build(features(train_rows["prompt"].to_list()), train_rows["prompt"].to_list(), train_rows["label"].to_list(), train_rows["weak_score"].to_list(), {"use_gpu": False})
     validation = corpus.filter(pl.col("split") == "validation")
-    router = train(train_rows, validation, kb, features, train_rows, {"neighbours": [1, 2]}, TEST_PARAMS, 0, minilm_dir)
+    router = train(train_rows, validation, kb, features, train_rows, {"neighbours": [1, 2], "numeric_features": ["structure", "neighbours"]}, TEST_PARAMS, 0, minilm_dir)
     assert router.params["neighbours"] in (1, 2) and router.classifier.feature_head is not None
+    # the file has no structure statistics: the 2-d vector and the 4 neighbour numbers, standardised on the training rows
+    assert router.classifier.feature_head.in_features == 2 + 4 and len(router.params["numeric_scaling"]["mean"]) == 4
     hard_score, easy_score = router.strong_win_rates([PROBE_HARD, PROBE_EASY])
     assert hard_score > easy_score
     router.save(tmp_path / "router")

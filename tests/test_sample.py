@@ -102,9 +102,23 @@ def test_sampling_with_replacement_favours_high_perplexity(corpus):
 def test_target_size_rules():
     p = {**DEFAULT_SAMPLE_PARAMS, "original_size": 175_000}
     assert target_size(225_000, p) == 200_000  # the thesis' 225k -> 200k > 175k
-    assert target_size(1000, {**p, "original_size": None}) == 900  # no augmentation: fallback fraction
+    assert target_size(1000, {**p, "original_size": None}) == 900  # original unknown: fallback fraction
+    assert target_size(1000, {**p, "original_size": 1000}) == 1000  # not augmented (aug=off): every row, as the rule gives
     with pytest.raises(ValueError):
         target_size(225_000, {**p, "target_size": 230_000})
+
+
+def test_unaugmented_balanced_input_keeps_every_original_row(corpus):
+    """aug=off: the sampling step keeps the original corpus (T = its size); on label-balanced input
+    nothing is dropped or repeated, so the ablation removes the augmentation and nothing else."""
+    df, ppl = corpus
+    train = df.filter(pl.col("split") == "train")
+    strong = train.filter(pl.col("label") == 1)
+    balanced = pl.concat([strong, train.filter(pl.col("label") == 0).head(strong.height), df.filter(pl.col("split") == "validation")])
+    ppl_of = dict(zip(df["id"], ppl, strict=True))
+    out = dynamic_sample(balanced, np.array([ppl_of[i] for i in balanced["id"]]), {"original_size": 2 * strong.height}, seed=0)
+    out_train = out.filter(pl.col("split") == "train")
+    assert sorted(out_train["id"].to_list()) == sorted(balanced.filter(pl.col("split") == "train")["id"].to_list())
 
 
 def test_ppl_must_align_with_rows(corpus):

@@ -56,7 +56,7 @@ def test_slurm_profile_dry_runs():
 @pytest.mark.parametrize(
     ("old", "new", "named"),
     [
-        ("validation_fraction: 0.2", "validation_fraction: 2", "validation_fraction"),  # out of range
+        ("validation_fraction: 0.005", "validation_fraction: 2", "validation_fraction"),  # out of range
         ("rows: [random, prompt_length,", "rows: [random, promt_length,", "promt_length"),  # misspelled table row
         ("    name: P2L\n", "    name: P2L\n    mem: 4000\n", "'mem' was unexpected"),  # a router setting nothing reads
         ("seeds: [0]", "seeds: [0]\nseed: [1]", "'seed' was unexpected"),  # unknown top-level key
@@ -176,7 +176,7 @@ def test_paper_config_leaves_no_cpu_budget_of_the_reference_config():
 
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     update_config(config, yaml.safe_load((ROOT / "config.paper.yaml").read_text()))
-    assert config["benchmark_subsample"] == 1 and config["corpus"]["max_rows_per_source"] is None
+    assert config["benchmark_subsample"] == 1 and config["corpus"]["max_train_rows_per_source"] is None
     classifiers = [config["routers"]["bert"]["params"], config["routers"]["causal_llm"]["params"], config["ragrouter"]["classifier"]["params"]]
     for params in classifiers:
         assert params.get("train_dtype", "auto") == "auto" and params.get("inference_dtype", "auto") == "auto", params

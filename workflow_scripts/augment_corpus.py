@@ -18,7 +18,7 @@ from ragrouter.method.augment import (
 setup_logging(snakemake.log[0])  # noqa: F821
 corpus = pl.read_parquet(snakemake.input.corpus)  # noqa: F821
 augmented = augment_corpus(corpus, load_nlp(), load_wordnet(), snakemake.params.augment, snakemake.params.seed)  # noqa: F821
-eval_prompts = [p for path in snakemake.input.benchmarks for p in pl.read_parquet(path)["prompt"].to_list()]  # noqa: F821
+eval_prompts = pl.read_parquet(snakemake.input.evaluation)["prompt"].to_list()  # noqa: F821
 augmented = decontaminate(augmented, EvalIndex(eval_prompts, n=snakemake.params.ngram), "augmented corpus")  # noqa: F821
 write_parquet(augmented, snakemake.output.corpus)  # noqa: F821
 write_csv(augmentation_summary(augmented), snakemake.output.summary)  # noqa: F821

@@ -13,6 +13,8 @@ from ragrouter.data.corpus import (
     assign_split,
     balance_within_source,
     build_corpus,
+    cap_train_rows,
+    grade_train_rows,
     label_summary,
     validation_prompts,
 )
@@ -21,16 +23,19 @@ from ragrouter.data.decontaminate import EvalIndex, decontaminate
 setup_logging(snakemake.log[0])  # noqa: F821
 cfg = snakemake.params.corpus  # noqa: F821
 data_root = Path(snakemake.input.datasets[0]).parent  # noqa: F821
-corpus, battles = build_corpus(data_root, cfg["sources"], cfg.get("max_rows_per_source"), cfg["split_seed"], cfg.get("labels", "pair"))
+corpus, battles = build_corpus(data_root, cfg["sources"])
 logger.info(f"raw corpus: {corpus.height} rows; battles: {battles.height}")
 
-eval_prompts = [p for path in snakemake.input.benchmarks for p in pl.read_parquet(path)["prompt"].to_list()]  # noqa: F821
+eval_prompts = pl.read_parquet(snakemake.input.evaluation)["prompt"].to_list()  # noqa: F821
 index = EvalIndex(eval_prompts, n=cfg["ngram"])
 corpus = decontaminate(corpus, index, "corpus")
 battles = decontaminate(battles, index, "battles")
 
 validation = validation_prompts(corpus, cfg["validation_fraction"], cfg["split_seed"])
 corpus, battles = assign_split(corpus, validation), assign_split(battles, validation)
+if cfg.get("labels", "pair") == "graded":
+    corpus = grade_train_rows(corpus, build_corpus(data_root, cfg["sources"], "graded")[0])
+corpus, battles = cap_train_rows(corpus, battles, cfg.get("max_train_rows_per_source"), cfg["split_seed"])
 if cfg.get("balance", "none") == "within_source":
     corpus = balance_within_source(corpus, cfg["split_seed"])
 summary = label_summary(corpus)

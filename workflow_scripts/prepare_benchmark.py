@@ -13,7 +13,7 @@ from ragrouter.data.benchmarks import load_benchmark
 
 setup_logging(snakemake.log[0])  # noqa: F821
 name = snakemake.wildcards.benchmark  # noqa: F821
-table = load_benchmark(name, Path(snakemake.input[0]))  # noqa: F821
+table = load_benchmark(name, Path(snakemake.input[0]), snakemake.params.strong, snakemake.params.weak)  # noqa: F821
 if snakemake.params.subsample > 1:  # noqa: F821 - CPU-budget and CI configs
     table = table.gather_every(snakemake.params.subsample).with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("row"))  # noqa: F821
     logger.warning(f"{name}: subsampled every {snakemake.params.subsample}-th prompt (benchmark_subsample in the config)")  # noqa: F821

@@ -1,6 +1,6 @@
 """Serving check: the full RAGRouter scores a benchmark from raw prompts (live features), at a
-threshold calibrated on the corpus' validation split; throughput and agreement with the workflow's
-score file are written to JSON for the report."""
+threshold calibrated on the corpus' validation split; batched throughput, single-prompt latency and
+agreement with the workflow's score file are written to JSON for the report."""
 
 import sys
 
@@ -26,6 +26,9 @@ benchmark = pl.read_parquet(inputs.benchmark)
 scores, rate, features_share = serve.timed_scores(router, benchmark["prompt"].to_list())
 workflow_scores = check_score_file(pl.read_parquet(inputs.scores), benchmark, inputs.scores)
 strong = serve.route(scores, threshold)
+one_at_a_time = benchmark["prompt"].sample(min(params.latency_prompts, benchmark.height), seed=0).to_list()
+serve.single_prompt_latency(router, one_at_a_time[:5])  # warm-up: first calls pay lazy initialisation
+latency = serve.single_prompt_latency(router, one_at_a_time)
 result = {
     "router": params.router_id,
     "benchmark": params.benchmark,
@@ -39,6 +42,7 @@ result = {
     "features_time_share": features_share,
     "calibration_prompts_per_s": calibration_rate,
     "max_abs_diff_vs_workflow_scores": float(np.max(np.abs(scores - workflow_scores))),
+    **latency,
 }
 logger.info(f"serving check: {result}")
 write_json(result, snakemake.output[0])  # noqa: F821

@@ -7,8 +7,9 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821
 import polars as pl
 import torch
 
-from ragrouter.common.io import setup_logging
+from ragrouter.common.io import setup_logging, write_parquet
 from ragrouter.common.seeding import seed_everything
+from ragrouter.evaluation.validation import validation_scores
 from ragrouter.method import classifier
 from ragrouter.method.fusion import feature_settings
 from ragrouter.method.knowledge_base import KnowledgeBase
@@ -28,4 +29,5 @@ features = classifier.FeatureTable([inputs.features])
 family_rows = corpus.filter(pl.col("split") == "train")
 router = classifier.train(rows, validation, kb, features, family_rows, snakemake.params.rag, snakemake.params.classifier, seed, inputs.model)  # noqa: F821
 router.feature_settings = feature_settings(snakemake.params.fusion, fused=wildcards.feat == "on")  # noqa: F821
-save_checkpoint(router, snakemake.output[0])  # noqa: F821
+save_checkpoint(router, snakemake.output.checkpoint)  # noqa: F821
+write_parquet(validation_scores(router, validation), snakemake.output.validation)  # noqa: F821

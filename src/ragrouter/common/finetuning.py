@@ -134,8 +134,9 @@ def linear_schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup_r
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def adamw_with_schedule(parameters: list[torch.nn.Parameter], p: dict[str, Any], steps_per_epoch: int) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
-    """AdamW over `parameters` with `linear_schedule` over every step of `p["epochs"]` epochs."""
+def adamw_with_schedule(parameters: list, p: dict[str, Any], steps_per_epoch: int) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW over `parameters` (tensors, or param groups with their own `lr`) with `linear_schedule`
+    over every step of `p["epochs"]` epochs."""
     optimizer = torch.optim.AdamW(parameters, lr=p["learning_rate"], weight_decay=p["weight_decay"])
     return optimizer, linear_schedule(optimizer, steps_per_epoch * p["epochs"], p["warmup_ratio"])
 

@@ -63,14 +63,14 @@ def _contaminated(path: Path) -> set[str]:
     return {r["eval_prompt"] for r in rows}
 
 
-def _read_correctness_csv(path: Path) -> pl.DataFrame:
-    """Read a RouteLLM response CSV and check its prompt and both correctness columns."""
+def _read_correctness_csv(path: Path, strong: str = STRONG_MODEL, weak: str = WEAK_MODEL) -> pl.DataFrame:
+    """Read a RouteLLM response CSV and check its prompt and both models' correctness columns."""
     df = pl.read_csv(path, infer_schema_length=0)  # all strings: we parse booleans ourselves
-    for field in ["prompt", WEAK_MODEL, STRONG_MODEL]:
+    for field in ["prompt", weak, strong]:
         if field not in df.columns:
             raise DataError(f"{path}: missing column {field!r} (columns: {df.columns})")
     out = {"prompt": df["prompt"].to_list()}
-    for model, key in [(STRONG_MODEL, "strong"), (WEAK_MODEL, "weak")]:
+    for model, key in [(strong, "strong"), (weak, "weak")]:
         values = []
         for i, cell in enumerate(df[model].to_list()):
             if cell not in ("True", "False"):
@@ -91,12 +91,12 @@ def _finish(df: pl.DataFrame) -> pl.DataFrame:
     return df.select("row", "prompt", "prompt_sha1", "strong", "weak", *[c for c in df.columns if c not in {"row", "prompt", "prompt_sha1", "strong", "weak"}])
 
 
-def load_mmlu(evals_dir: Path) -> pl.DataFrame:
+def load_mmlu(evals_dir: Path, strong: str = STRONG_MODEL, weak: str = WEAK_MODEL) -> pl.DataFrame:
     """57 domains concatenated in RouteLLM's `ALL_MMLU_DOMAINS` order, minus contaminated prompts."""
     evals_dir = Path(evals_dir)
     domains = [d.strip() for d in (evals_dir / "mmlu/domains.txt").read_text().splitlines() if d.strip()]
     frames = [
-        _read_correctness_csv(evals_dir / f"mmlu/responses/mmlu_{d}.csv").with_columns(pl.lit(d).alias("domain"))
+        _read_correctness_csv(evals_dir / f"mmlu/responses/mmlu_{d}.csv", strong, weak).with_columns(pl.lit(d).alias("domain"))
         for d in domains
     ]
     df = pl.concat(frames)
@@ -104,14 +104,14 @@ def load_mmlu(evals_dir: Path) -> pl.DataFrame:
     return _finish(df.filter(~pl.col("prompt").is_in(list(contaminated))))
 
 
-def load_gsm8k(evals_dir: Path) -> pl.DataFrame:
+def load_gsm8k(evals_dir: Path, strong: str = STRONG_MODEL, weak: str = WEAK_MODEL) -> pl.DataFrame:
     evals_dir = Path(evals_dir)
-    df = _read_correctness_csv(evals_dir / "gsm8k/gsm8k_responses.csv")
+    df = _read_correctness_csv(evals_dir / "gsm8k/gsm8k_responses.csv", strong, weak)
     contaminated = _contaminated(evals_dir / "gsm8k/contaminated_prompts.jsonl")
     return _finish(df.filter(~pl.col("prompt").is_in(list(contaminated))))
 
 
-def load_mt_bench(evals_dir: Path) -> pl.DataFrame:
+def load_mt_bench(evals_dir: Path, strong: str = STRONG_MODEL, weak: str = WEAK_MODEL) -> pl.DataFrame:
     """Turn 1 is routed; quality is the mean judge score of both turns, as RouteLLM's merge gives."""
     evals_dir = Path(evals_dir)
     qpath = evals_dir / "mt_bench/question.jsonl"
@@ -134,7 +134,7 @@ def load_mt_bench(evals_dir: Path) -> pl.DataFrame:
             continue
         qid = str(q["question_id"])
         row = {"prompt": turns[0], "question_id": qid}
-        for model, key in [(STRONG_MODEL, "strong"), (WEAK_MODEL, "weak")]:
+        for model, key in [(strong, "strong"), (weak, "weak")]:
             judged = scores.get((qid, model), [])
             if len(judged) != 2:
                 raise DataError(f"{jpath}: question {qid}: expected 2 judgements of {model}, found {len(judged)}")
@@ -146,7 +146,9 @@ def load_mt_bench(evals_dir: Path) -> pl.DataFrame:
 LOADERS = {"mmlu": load_mmlu, "gsm8k": load_gsm8k, "mt_bench": load_mt_bench}
 
 
-def load_benchmark(name: str, evals_dir: Path) -> pl.DataFrame:
+def load_benchmark(name: str, evals_dir: Path, strong: str = STRONG_MODEL, weak: str = WEAK_MODEL) -> pl.DataFrame:
+    """One benchmark with the `strong` and `weak` models' quality (config `strong_model` /
+    `weak_model`: the columns, or MT-Bench judge `model` names, the evaluation files must hold)."""
     if name not in LOADERS:
         raise DataError(f"unknown benchmark {name!r}; choose one of {sorted(LOADERS)}")
-    return LOADERS[name](evals_dir)
+    return LOADERS[name](evals_dir, strong, weak)

@@ -275,17 +275,11 @@ def load_gpt4_dataset_rows(path: Path) -> tuple[list[dict], list[dict]]:
     return rows, battles
 
 
-def build_corpus(
-    data_root: Path, sources: list[str], max_rows_per_source: int | None = None, seed: int = 0, labels: str = "pair"
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+def build_corpus(data_root: Path, sources: list[str], labels: str = "pair") -> tuple[pl.DataFrame, pl.DataFrame]:
     """Load every configured source into one corpus and one battle table (deterministic order).
 
     `labels` (a LABEL_SCHEMES entry): "graded" grades the multi-model sources (RouterBench, RouterDC)
-    by the share of their models that solve a prompt; the other sources keep their native labels.
-
-    `max_rows_per_source` (CPU-budget and CI configs) keeps a seeded random sample of N labelled
-    rows of each source (a source's file order groups its sub-datasets, so the first N would not
-    do) and only the battles on their prompts."""
+    by the share of their models that solve a prompt; the other sources keep their native labels."""
     data_root = Path(data_root)
     loaders = {
         "routerbench-zs": lambda: load_routerbench(data_root / "routerbench-zs", labels),
@@ -301,11 +295,6 @@ def build_corpus(
         if name not in loaders:
             raise DataError(f"config 'corpus.sources': unknown source {name!r}; known: {sorted(loaders)}")
         r, b = loaders[name]()
-        if max_rows_per_source and len(r) > max_rows_per_source:
-            keep = sorted(random.Random(f"{seed}:{name}").sample(range(len(r)), max_rows_per_source))
-            r = [r[i] for i in keep]
-            kept = {row["prompt"] for row in r}
-            b = [battle for battle in b if battle["prompt"] in kept]
         rows += r
         battles += b
     corpus = pl.DataFrame(rows, schema=CORPUS_SCHEMA).unique(subset=["id"], keep="first", maintain_order=True)
@@ -328,6 +317,24 @@ def assign_split(table: pl.DataFrame, validation: set[str]) -> pl.DataFrame:
     return table.with_columns(
         pl.when(pl.col("prompt").is_in(list(validation))).then(pl.lit("validation")).otherwise(pl.lit("train")).alias("split")
     )
+
+
+def cap_train_rows(corpus: pl.DataFrame, battles: pl.DataFrame, max_rows: int | None, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A seeded random sample of at most `max_rows` train rows per source (CPU-budget configs; a
+    source's file order groups its sub-datasets, so the first N would not do), and only the battles
+    on prompts still in the corpus. Validation rows are all kept: the split is drawn from every row
+    first, so a cap changes what is trained on, never what choices are scored on."""
+    if not max_rows:
+        return corpus, battles
+    parts = [corpus.filter(pl.col("split") != "train")]
+    for source in sorted(corpus["source"].unique().to_list()):
+        rows = corpus.filter((pl.col("split") == "train") & (pl.col("source") == source))
+        if rows.height > max_rows:
+            rows = rows[sorted(random.Random(f"{seed}:{source}").sample(range(rows.height), max_rows))]
+        parts.append(rows)
+    capped = pl.concat(parts).sort("id")
+    logger.info(f"cap: at most {max_rows} train rows per source: {corpus.height} rows -> {capped.height}")
+    return capped, battles.filter(pl.col("prompt").is_in(capped["prompt"].unique().to_list()))
 
 
 def balance_within_source(corpus: pl.DataFrame, seed: int) -> pl.DataFrame:
@@ -353,6 +360,22 @@ def balance_within_source(corpus: pl.DataFrame, seed: int) -> pl.DataFrame:
     balanced = pl.concat(parts).sort("id")
     logger.info(f"balance within source: {train.height} train rows -> {balanced.height} (validation {validation.height} unchanged)")
     return pl.concat([balanced, validation]).sort("id")
+
+
+def grade_train_rows(corpus: pl.DataFrame, graded: pl.DataFrame) -> pl.DataFrame:
+    """Train rows take the graded weak score and label of `graded` (the same sources built with
+    `labels="graded"`) where it has their id; validation rows keep the routed pair's labels.
+
+    Why validation stays on the pair: every choice made on validation must be scored on the event
+    the benchmarks measure (the strong model needed for *this* pair), whatever the training label."""
+    regraded = graded.select("id", pl.col("weak_score").alias("_graded_score"), pl.col("label").alias("_graded_label"))
+    use = (pl.col("split") == "train") & pl.col("_graded_score").is_not_null()
+    out = corpus.join(regraded, on="id", how="left", maintain_order="left").with_columns(
+        pl.when(use).then(pl.col("_graded_score")).otherwise(pl.col("weak_score")).alias("weak_score"),
+        pl.when(use).then(pl.col("_graded_label")).otherwise(pl.col("label")).alias("label"),
+    )
+    logger.info(f"graded labels: {int(out.select(use.sum()).item())} of {int((corpus['split'] == 'train').sum())} train rows regraded; validation keeps the pair's labels")
+    return out.drop("_graded_score", "_graded_label")
 
 
 def label_summary(corpus: pl.DataFrame) -> pl.DataFrame:

@@ -20,6 +20,7 @@ from loguru import logger
 from ragrouter.data.benchmarks import BENCHMARKS
 from ragrouter.evaluation.diagnostics import score_diagnostics
 from ragrouter.evaluation.metrics import RANDOM_ROUTER, evaluate_router, load_scores
+from ragrouter.evaluation.validation import validation_table
 from ragrouter.method.variants import FULL
 
 # The thesis' values (CPT(50%), CPT(80%), APGR), as issue 5 quotes them.
@@ -191,8 +192,24 @@ def stage_sizes(stage_files: dict[str, str]) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
-def data_and_models_section(corpus_summary: str, stage_files: dict[str, str], models: dict[str, str], subsample: dict[str, int] | int) -> list[str]:
-    """What data and models the run actually used, next to what the thesis used."""
+def stage_base_rates(stage_files: dict[str, str]) -> pl.DataFrame:
+    """Strong-label share of the training rows of each source at each data stage: what a router
+    could learn from the source alone (equal shares: nothing)."""
+    rows = []
+    for stage, path in stage_files.items():
+        table = pl.read_parquet(path)
+        table = table.filter(pl.col("split") == "train") if "split" in table.columns else table
+        shares = table.group_by("source").agg(pl.col("label").mean()).sort("source")
+        rows.append({"stage": stage, **dict(zip(shares["source"], shares["label"], strict=True))})
+    return pl.DataFrame(rows)
+
+
+def data_and_models_section(
+    corpus_summary: str, stage_files: dict[str, str], models: dict[str, str], subsample: dict[str, int] | int, labels: dict[str, str] | None = None
+) -> list[str]:
+    """What data and models the run actually used, next to what the thesis used; `labels`: the
+    config's label scheme settings (corpus.labels, corpus.balance, the sampling's rebalance_within)."""
+    scheme = [f"Label scheme: {', '.join(f'{k} `{v}`' for k, v in labels.items())}. Strong-label share of each source's training rows at each stage:", "", *markdown_table(stage_base_rates(stage_files)), ""] if labels else []
     return [
         "## Data and models actually used",
         "",
@@ -206,12 +223,32 @@ def data_and_models_section(corpus_summary: str, stage_files: dict[str, str], mo
         "",
         *markdown_table(stage_sizes(stage_files)),
         "",
+        *scheme,
         f"Benchmarks: every N-th prompt in RouteLLM's order ({subsample if isinstance(subsample, int) else ', '.join(f'{b}: N = {n}' for b, n in subsample.items())}; N = 1 is all).",
         "",
         "| role | used here (config `models`) | thesis / RouteLLM |",
         "|---|---|---|",
         *[f"| {role} | `{models.get(key, '-')}` | {paper} |" for role, (key, paper) in PAPER_MODELS.items()],
         "| RAGRouter classifier backbone | the encoder above, fully fine-tuned (5 classes) | Qwen2.5-7B, fully fine-tuned |",
+        "",
+    ]
+
+
+def validation_section(files: dict[str, Sequence[str]], names: dict[str, str]) -> list[str]:
+    """Per router: ROC-AUC of strong needed within each source of the corpus' validation split, the
+    metric every training-time choice is made with, so a reader sees whether a router ranks difficulty
+    or recognises the source (pooled >> mean per-source)."""
+    table = validation_table(files)
+    sources = [c for c in table.columns if c not in {"router", "seeds", "mean per-source", "pooled"}]
+    shown = table.with_columns(pl.col("router").replace_strict(names, default=pl.col("router"))).select("router", "seeds", "mean per-source", "pooled", *sources)
+    return [
+        "## Validation: difficulty within each source",
+        "",
+        "ROC-AUC of strong needed on the corpus' validation rows (routed-pair labels, `results/validation/`),",
+        "within each source, their mean over sources with >= 5 rows of each label (the metric every",
+        "choice is made with) and pooled over sources; means over seeds. NaN: a source with one label.",
+        "",
+        *markdown_table(shown),
         "",
     ]
 
@@ -226,6 +263,11 @@ def serving_section(serving_json: str) -> list[str]:
         f"(goal: >= 100; {100 * result['features_time_share']:.0f}% of the time computes the query vectors). Threshold {result['threshold']:.4f}, calibrated for {result['strong_percent_target']:g}% strong calls on",
         f"{result['calibration_prompts']:,} validation prompts of the corpus, sends {result['benchmark_strong_percent']:.1f}% of the benchmark to",
         f"the strong model. Largest difference from the workflow's score file: {result['max_abs_diff_vs_workflow_scores']:.2e}.",
+        *(
+            [f"One prompt at a time ({result['latency_prompts']} prompts of the benchmark): p50 {result['latency_p50_ms']:.1f} ms, p95 {result['latency_p95_ms']:.1f} ms (goal: p50 <= 50 ms)."]
+            if "latency_p50_ms" in result
+            else []
+        ),
         "",
     ]
 

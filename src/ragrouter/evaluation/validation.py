@@ -64,14 +64,39 @@ class ValidationSet:
         return len(self.prompts)
 
     def auc(self, scores: np.ndarray, metric: str = "pooled") -> float:
-        """"pooled": ROC-AUC over all rows; "per_source": the mean of per-source ROC-AUCs."""
+        """"pooled": ROC-AUC over all rows; "per_source": the mean of per-source ROC-AUCs, or the
+        pooled one when no source has `MIN_PER_CLASS` rows of each label (tiny validation splits)."""
         if metric == "pooled":
             return roc_auc(self.labels, scores)
         if metric == "per_source":
-            return stratified_auc(self.labels, scores, self.sources)
+            value = stratified_auc(self.labels, scores, self.sources)
+            return roc_auc(self.labels, scores) if np.isnan(value) else value
         raise ValueError(f"validation metric must be one of {VALIDATION_METRICS}, got {metric!r}")
 
     def summary(self, scores: np.ndarray) -> str:
         """Both metrics and every source's ROC-AUC, for the training logs."""
         per = ", ".join(f"{s} {v:.3f}" for s, v in per_source_auc(self.labels, scores, self.sources).items())
         return f"pooled ROC-AUC {self.auc(scores):.4f}, mean per-source {self.auc(scores, 'per_source'):.4f} ({per})"
+
+
+def validation_scores(router, rows: pl.DataFrame) -> pl.DataFrame:
+    """A trained router's scores on the corpus' validation rows (id, source, label, score): the
+    file the report's per-source validation table reads, one per router and seed."""
+    rows = rows.filter(pl.col("split") == "validation") if "split" in rows.columns else rows
+    scores = router.strong_win_rates(rows["prompt"].to_list()) if rows.height else np.zeros(0)
+    return rows.select("id", "source", "label").with_columns(pl.Series("score", np.asarray(scores, dtype=np.float64)))
+
+
+def validation_table(files: dict[str, Sequence[str]]) -> pl.DataFrame:
+    """Per router (the keys, in order): ROC-AUC within each source, their mean (`stratified_auc`,
+    sources with >= MIN_PER_CLASS rows of each label) and pooled, each the mean over its seeds' files."""
+    rows = []
+    for router, paths in files.items():
+        per_seed = []
+        for path in paths:
+            t = pl.read_parquet(path)
+            labels, scores, sources = t["label"].to_numpy(), t["score"].to_numpy(), t["source"].to_list()
+            per_seed.append({**per_source_auc(labels, scores, sources), "mean per-source": stratified_auc(labels, scores, sources), "pooled": roc_auc(labels, scores)})
+        keys = list(per_seed[0])
+        rows.append({"router": router, "seeds": len(per_seed), **{k: float(np.mean([d[k] for d in per_seed])) for k in keys}})
+    return pl.DataFrame(rows)

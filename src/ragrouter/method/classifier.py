@@ -10,6 +10,13 @@ model's 1-5 score and the router's score is P(score <= 3), the probability that 
 needed; the query vector is also joined to the classifier's pooled representation. With rag=off the
 classifier reads the query alone and trains on every training row (knowledge-base rows included).
 
+Numbers can join the query vector (`numeric_features`, standardised on the training rows): the
+parse's structure statistics (feat=on; `fusion.structure_statistics`) and the K neighbours' labels
+(rag=on; `neighbour_numbers`). Why they were tried: the classifier otherwise reads the neighbours'
+labels only as words in a 128-token text, and how long and how nested a query is only through a
+mean-pooled state, while a prompt's length alone ranks strong-needed benchmark prompts better than
+every router trained without it. They are off by default: on validation they did not help.
+
 The classifier is the BERT router's fine-tuning code (`routers.bert_classifier`) with the 5-class
 `weak_score` label scheme and the feature head: one training loop for both, not a copy.
 
@@ -19,6 +26,7 @@ Variants are named by the four ablation switches, e.g. `ragrouter_aug-on_sample-
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +37,7 @@ from loguru import logger
 
 from ragrouter.common.io import atomic_dir, resolve_params, sha1_text
 from ragrouter.evaluation.validation import ValidationSet
+from ragrouter.method.fusion import STRUCTURE_STATISTICS
 from ragrouter.method.knowledge_base import (
     KnowledgeBase,
     rag_prompt,
@@ -42,31 +51,48 @@ DEFAULT_RAG_PARAMS: dict[str, Any] = {
     "neighbours": 4,  # K retrieved knowledge-base entries per query; a list: the grid K is chosen from
     "query_chars": 480,  # the query is cut to this many characters in the RAG prompt
     "neighbour_chars": 120,  # each neighbour's text is cut to this many characters
-    "validation_metric": "pooled",  # K choice by ROC-AUC: "pooled" or "per_source" (mean of per-source AUCs)
+    "validation_metric": "per_source",  # K choice by the mean of per-source ROC-AUCs ("pooled" also rewards recognising the source)
     # "tokens": the RAG prompt fits the classifier's max_length in its own tokens (query up to half,
     # the K neighbours share the rest); "chars": cut by query_chars / neighbour_chars, as before, which
     # let the classifier's truncation drop the last neighbours (127 of 128 tokens used on average)
     "budget": "tokens",
+    # numbers joined to the query vector: "structure" (the features file's statistics, feat=on) and
+    # "neighbours" (`NEIGHBOUR_NUMBERS` of the K retrieved entries, rag=on); [] joins the vector alone.
+    # Off: on validation (seed 0, full variant, logs/experiments/) the mean per-source ROC-AUC was
+    # 0.557 without them, 0.547 with them, 0.490 with them and a feature-head learning rate of 1e-2
+    "numeric_features": [],
 }
+NEIGHBOUR_NUMBERS = ("mean_label", "mean_weak_score", "nearest_label", "mean_distance")
 
 
 class FeatureTable:
-    """Precomputed query vectors looked up by prompt sha1 (files written by rule encode_features)."""
+    """Precomputed query vectors (and, from feat=on files, structure statistics) looked up by prompt
+    sha1 (files written by rule encode_features)."""
 
     def __init__(self, paths: Sequence[str | Path]) -> None:
         self.vectors: dict[str, np.ndarray] = {}
+        self.statistics: dict[str, np.ndarray] = {}
         for path in paths:
             table = pl.read_parquet(path)
-            vectors = np.asarray(table["vector"].to_list(), dtype=np.float32)
-            self.vectors.update(zip(table["prompt_sha1"].to_list(), vectors, strict=True))
+            keys = table["prompt_sha1"].to_list()
+            self.vectors.update(zip(keys, np.asarray(table["vector"].to_list(), dtype=np.float32), strict=True))
+            if "statistics" in table.columns:
+                self.statistics.update(zip(keys, np.asarray(table["statistics"].to_list(), dtype=np.float32), strict=True))
         self.sources = [str(p) for p in paths]
 
-    def __call__(self, prompts: Sequence[str]) -> np.ndarray:
+    def _lookup(self, table: dict[str, np.ndarray], prompts: Sequence[str], what: str) -> np.ndarray:
         keys = [sha1_text(p) for p in prompts]
-        missing = [i for i, k in enumerate(keys) if k not in self.vectors]
+        missing = [i for i, k in enumerate(keys) if k not in table]
         if missing:
-            raise KeyError(f"{len(missing)} prompts have no feature vector in {self.sources}; first (row {missing[0]}): {prompts[missing[0]][:80]!r}")
-        return np.stack([self.vectors[k] for k in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
+            raise KeyError(f"{len(missing)} prompts have no {what} in {self.sources}; first (row {missing[0]}): {prompts[missing[0]][:80]!r}")
+        return np.stack([table[k] for k in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
+
+    def __call__(self, prompts: Sequence[str]) -> np.ndarray:
+        return self._lookup(self.vectors, prompts, "feature vector")
+
+    def vectors_and_statistics(self, prompts: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Query vectors and structure statistics (None where the files carry none: feat=off)."""
+        return self(prompts), (self._lookup(self.statistics, prompts, "structure statistics") if self.statistics else None)
 
 
 def family(row_id: str) -> str:
@@ -89,21 +115,47 @@ def family_exclusions(kb: KnowledgeBase, queries: pl.DataFrame, family_rows: pl.
     return [sorted(set(o) | set(kb_ids_of_family.get(family(i), []))) for o, i in zip(own, queries["id"].to_list(), strict=True)]
 
 
-def rag_texts(
+def neighbour_numbers(kb: KnowledgeBase, ids: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    """`NEIGHBOUR_NUMBERS` per query from its retrieved KB ids (-1: an empty slot): the neighbours'
+    mean strong label and mean weak score (1-5 as 0-1), the nearest one's label, their mean squared
+    L2 distance; a query with no neighbour gets 0.5 / 0.5 / 0.5 / the largest distance seen."""
+    found = ids >= 0
+    labels = np.where(found, kb.labels[np.maximum(ids, 0)], np.nan).astype(np.float64)
+    scores = np.where(found, (kb.weak_scores[np.maximum(ids, 0)] - 1) / 4.0, np.nan)
+    distance = np.where(found, dist, np.nan).astype(np.float64)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-empty rows: nanmean of nothing
+        out = np.stack([np.nanmean(labels, 1), np.nanmean(scores, 1), labels[:, 0], np.nanmean(distance, 1)], axis=1)
+    fill = [0.5, 0.5, 0.5, np.nanmax(out[:, 3]) if np.isfinite(out[:, 3]).any() else 0.0]
+    return np.where(np.isnan(out), np.asarray(fill)[None, :], out).astype(np.float32)
+
+
+def query_inputs(
     kb: KnowledgeBase | None,
     prompts: Sequence[str],
-    vectors: np.ndarray | None,
+    features,
     params: dict[str, Any],
     exclude: list[list[int]] | None = None,
     tokenizer=None,
     max_tokens: int | None = None,
-) -> list[str]:
-    """The classifier's input per prompt: the RAG prompt, or the bare query when `kb` is None.
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The classifier's text per prompt (the RAG prompt, or the bare query when `kb` is None), the
+    query vectors, and the raw `numeric_features` (n, m), m = 0 when none applies.
     `exclude[i]`: KB ids prompt i must not retrieve (see `family_exclusions`). With `budget: tokens`
     the prompt fits `max_tokens` of the classifier's `tokenizer`."""
+    prompts = list(prompts)
+    vectors, statistics = features.vectors_and_statistics(prompts)
+    numbers = [statistics] if "structure" in params["numeric_features"] and statistics is not None else []
     if kb is None:
-        return list(prompts)
+        return prompts, vectors, np.concatenate(numbers, 1) if numbers else np.zeros((len(prompts), 0), dtype=np.float32)
     ids, dist = kb.search(vectors, params["neighbours"], exclude)
+    if "neighbours" in params["numeric_features"]:
+        numbers.append(neighbour_numbers(kb, ids, dist))
+    numbers = np.concatenate(numbers, 1) if numbers else np.zeros((len(prompts), 0), dtype=np.float32)
+    return _rag_texts(kb, prompts, ids, dist, params, tokenizer, max_tokens), vectors, numbers
+
+
+def _rag_texts(kb: KnowledgeBase, prompts: list[str], ids: np.ndarray, dist: np.ndarray, params: dict[str, Any], tokenizer, max_tokens: int | None) -> list[str]:
     pairs = zip(prompts, kb.neighbours(ids, dist), strict=True)
     if params["budget"] == "tokens":
         if tokenizer is None or max_tokens is None:
@@ -145,9 +197,8 @@ class RAGRouter(Router):
             return np.empty(0, dtype=np.float64)
         if self.features is None:
             raise RuntimeError("RAGRouter: attach a FeatureTable (router.features) before scoring")
-        vectors = self.features(prompts)
-        texts = rag_texts(self.kb, prompts, vectors, self.params, tokenizer=self.classifier.tokenizer, max_tokens=self.classifier.max_length)
-        return self.classifier.strong_win_rates(texts, vectors)
+        texts, vectors, numbers = query_inputs(self.kb, prompts, self.features, self.params, tokenizer=self.classifier.tokenizer, max_tokens=self.classifier.max_length)
+        return self.classifier.strong_win_rates(texts, joined_features(vectors, numbers, self.params["numeric_scaling"]))
 
     def save(self, path: str | Path) -> None:
         """router.json, classifier/ (Hugging Face folder) and kb/ (FAISS index + texts), atomically."""
@@ -163,13 +214,38 @@ class RAGRouter(Router):
         path = Path(path)
         meta = json.loads((path / "router.json").read_text())
         kb = KnowledgeBase.load(path / "kb") if meta["rag"] else None
-        router = RAGRouter(bert_classifier.load(path / "classifier"), kb, meta["params"])
+        # checkpoints from before the numeric features joined the query vector alone
+        params = {"numeric_features": [], "numeric_scaling": None, **meta["params"]}
+        router = RAGRouter(bert_classifier.load(path / "classifier"), kb, params)
         router.feature_settings = meta.get("features")
         return router
 
 
 def load(path: str | Path) -> RAGRouter:
     return RAGRouter.load(path)
+
+
+def numeric_scaling(numbers: np.ndarray) -> dict[str, list[float]]:
+    """Mean and standard deviation (1 where a column is constant) of the training rows' numbers."""
+    std = numbers.std(axis=0)
+    return {"mean": numbers.mean(axis=0).tolist(), "std": np.where(std > 1e-8, std, 1.0).tolist()}
+
+
+def joined_features(vectors: np.ndarray, numbers: np.ndarray, scaling: dict[str, list[float]] | None) -> np.ndarray:
+    """The classifier's feature input: the query vector and the standardised numbers."""
+    if numbers.shape[1] == 0:
+        return vectors
+    if scaling is None or len(scaling["mean"]) != numbers.shape[1]:
+        raise ValueError(f"RAGRouter: {numbers.shape[1]} numeric features but a scaling for {None if scaling is None else len(scaling['mean'])}; retrain the router")
+    standard = (numbers - np.asarray(scaling["mean"], dtype=np.float32)) / np.asarray(scaling["std"], dtype=np.float32)
+    return np.concatenate([vectors, standard.astype(np.float32)], axis=1)
+
+
+def numeric_names(params: dict[str, Any], width: int) -> list[str]:
+    """Names of the `width` numeric features, in `query_inputs`' order."""
+    names = list(STRUCTURE_STATISTICS) if "structure" in params["numeric_features"] and width >= len(STRUCTURE_STATISTICS) else []
+    names += list(NEIGHBOUR_NUMBERS) if "neighbours" in params["numeric_features"] and width > len(names) else []
+    return names
 
 
 def train(
@@ -187,7 +263,7 @@ def train(
     retrieve their own family from `family_rows`; rag=off: every training row, bare); the validation
     rows, built the same way, choose the epoch.
     A list of `neighbours` is a grid for K, chosen on validation (`choose_neighbours`)."""
-    p = {**DEFAULT_RAG_PARAMS, **params}
+    p = resolve_params(DEFAULT_RAG_PARAMS, params, "ragrouter rag")
     tokenizer, max_tokens = None, None
     if kb is not None and p["budget"] == "tokens":
         from transformers import AutoTokenizer
@@ -196,21 +272,26 @@ def train(
         max_tokens = resolve_params(bert_classifier.DEFAULTS, classifier_params, "ragrouter classifier")["max_length"]
     if kb is not None and isinstance(p["neighbours"], list):
         p["neighbours"] = choose_neighbours(kb, features(validation["prompt"].to_list()), ValidationSet.of(validation), p["neighbours"], p["validation_metric"])
-    frames = []
+    frames, p["numeric_scaling"] = [], None
     for split, part in (("train", rows), ("validation", validation)):
-        prompts = part["prompt"].to_list()
-        vectors = features(prompts)
         exclude = family_exclusions(kb, part, family_rows) if kb is not None else None
-        texts = rag_texts(kb, prompts, vectors, p, exclude, tokenizer, max_tokens)
+        texts, vectors, numbers = query_inputs(kb, part["prompt"].to_list(), features, p, exclude, tokenizer, max_tokens)
+        if split == "train" and numbers.shape[1]:
+            p["numeric_scaling"] = numeric_scaling(numbers)
+        joined = joined_features(vectors, numbers, p["numeric_scaling"])
         frames.append(
-            part.select("weak_score", "label").with_columns(
-                pl.Series("prompt", texts), pl.Series("features", vectors.tolist(), dtype=pl.List(pl.Float32)), pl.lit(split).alias("split")
+            part.select("weak_score", "label", *(["source"] if "source" in part.columns else [])).with_columns(
+                pl.Series("prompt", texts), pl.Series("features", joined.tolist(), dtype=pl.List(pl.Float32)), pl.lit(split).alias("split")
             )
         )
+        if split == "validation" and numbers.shape[1] and validation.height:
+            val = ValidationSet.of(validation)
+            logger.info("ragrouter: validation ROC-AUC (per source) of each number alone: " + ", ".join(f"{name} {val.auc(numbers[:, j], 'per_source'):.3f}" for j, name in enumerate(numeric_names(p, numbers.shape[1]))))
     frame = pl.concat(frames, how="vertical")
     logger.info(
         f"ragrouter: {rows.height} training and {validation.height} validation prompts, rag={'on' if kb is not None else 'off'}, "
-        f"query vectors {features(rows['prompt'][:1].to_list()).shape[1]}-d; first training input:\n{frame['prompt'][0]}"
+        f"classifier features {len(frame['features'][0])}-d (query vector + numbers {numeric_names(p, len(p['numeric_scaling']['mean']) if p['numeric_scaling'] else 0)}); "
+        f"first training input:\n{frame['prompt'][0]}"
     )
     classifier = bert_classifier.train(frame, {"labels": "weak_score", **classifier_params}, seed, model_dir)
     router = RAGRouter(classifier, kb, p)

@@ -13,7 +13,11 @@ long dependency chains, coordination) is a second signal of difficulty. The thes
 - cross-modal multi-head attention: word pieces (query) attend to the syntactic nodes of their own
   prompt (key/value), with a learned additive bias towards the word piece's own aligned node, so
   attention starts local and may widen; output = LayerNorm(q + W_o attn), mean-pooled over the
-  real word pieces -> h_fuse_global (256-d).
+  real word pieces -> h_fuse_global (256-d);
+- structure statistics (`structure_statistics`): the same parse as numbers the classifier reads next to
+  h_fuse_global - the prompt's length in words (all of it, not only the kept text), tokens,
+  sentences, tree depth, clauses, numerals, math symbols. A GraphSAGE state mean-pooled into 256-d
+  keeps little of "how big and how deep": these say it directly.
 
 Training (`train_fusion`): encoder frozen; GraphSAGE, embeddings, projections and attention learn
 through a linear probe h_fuse_global -> class (e.g. weak score 1-5 or routing label) with
@@ -201,6 +205,34 @@ def align_pieces(offsets: Sequence[tuple[int, int]], doc) -> np.ndarray:
     return out
 
 
+CLAUSE_DEPS = frozenset({"ccomp", "xcomp", "advcl", "acl", "relcl", "csubj", "csubjpass", "parataxis"})
+MATH_SYMBOLS = frozenset("=+-*/^%<>$")
+STRUCTURE_STATISTICS = ("log_words", "log_tokens", "sentences", "max_depth", "mean_depth", "clauses", "numerals", "math_symbols")
+
+
+def structure_statistics(prompt: str, doc) -> np.ndarray:
+    """`STRUCTURE_STATISTICS` of one prompt: words of the whole prompt, and of its parse (the kept
+    text) tokens, sentences, the deepest and mean dependency depth, subordinate clauses, numerals
+    and math symbols; counts as log1p, so one long prompt does not dominate a linear head."""
+    depth = np.zeros(len(doc), dtype=np.int64)
+    for t in doc:
+        node, d = t, 0
+        while node.head.i != node.i and d < len(doc):
+            node, d = node.head, d + 1
+        depth[t.i] = d
+    counts = [
+        len(prompt.split()),
+        len(doc),
+        sum(1 for _ in doc.sents) if len(doc) else 0,
+        int(depth.max()) if len(doc) else 0,
+        float(depth.mean()) if len(doc) else 0.0,
+        sum(t.dep_ in CLAUSE_DEPS for t in doc),
+        sum(t.like_num for t in doc),
+        sum(ch in MATH_SYMBOLS for ch in doc.text),
+    ]
+    return np.log1p(np.asarray(counts, dtype=np.float32))
+
+
 @dataclass
 class Prepared:
     """Everything of one prompt that does not depend on trainable weights (cacheable across epochs)."""
@@ -210,6 +242,7 @@ class Prepared:
     dep: torch.Tensor  # (N,) dependency-label ids
     pos: torch.Tensor  # (N,) universal-POS ids
     edges: torch.Tensor  # (2, E)
+    statistics: np.ndarray  # (len(STRUCTURE_STATISTICS),) `structure_statistics` of the prompt
 
 
 # --------------------------------------------------------------------------- the module
@@ -290,7 +323,8 @@ class FusionEncoder(nn.Module):
 
     def prepare(self, prompts: Sequence[str], parse_batch_size: int = 64) -> list[Prepared]:
         """Tokenise and truncate, run the frozen encoder, parse the kept text with spaCy, align pieces to tokens."""
-        toks = tokenise(self.tokenizer, list(prompts), self.config["max_length"], self.config.get("truncation", "right"))
+        prompts = list(prompts)
+        toks = tokenise(self.tokenizer, prompts, self.config["max_length"], self.config.get("truncation", "right"))
         enc = _pad(self.tokenizer, toks, self.device_)
         with torch.inference_mode():
             states = self._encoder(**enc).last_hidden_state.float()
@@ -308,6 +342,7 @@ class FusionEncoder(nn.Module):
                     dep=torch.tensor(dep, dtype=torch.long),
                     pos=torch.tensor(pos, dtype=torch.long),
                     edges=torch.from_numpy(edges),
+                    statistics=structure_statistics(prompts[i], doc),
                 )
             )
         return items
@@ -345,19 +380,25 @@ class FusionEncoder(nn.Module):
 
     def encode(self, prompts: Sequence[str], batch_size: int = 32, progress: bool = True) -> np.ndarray:
         """(n, fuse_dim) float32 h_fuse_global, batched; eval mode, no gradients."""
+        return self.encode_with_statistics(prompts, batch_size, progress)[0]
+
+    def encode_with_statistics(self, prompts: Sequence[str], batch_size: int = 32, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """h_fuse_global and the `structure_statistics` of each prompt, from one parse."""
         was_training = self.training
         self.eval()
         out = np.zeros((len(prompts), self.dim), dtype=np.float32)
+        stats = np.zeros((len(prompts), len(STRUCTURE_STATISTICS)), dtype=np.float32)
         started = time.perf_counter()
         with torch.inference_mode():
             for start in tqdm(range(0, len(prompts), batch_size), desc="fusion encode", disable=not progress, mininterval=10):
-                batch = list(prompts[start : start + batch_size])
-                out[start : start + len(batch)] = self.fuse(self.prepare(batch, parse_batch_size=batch_size)).cpu().numpy()
+                items = self.prepare(list(prompts[start : start + batch_size]), parse_batch_size=batch_size)
+                out[start : start + len(items)] = self.fuse(items).cpu().numpy()
+                stats[start : start + len(items)] = np.stack([it.statistics for it in items])
         elapsed = time.perf_counter() - started
         if len(prompts) >= 100:
             logger.info(f"fusion encode: {len(prompts)} prompts in {elapsed:.1f} s ({len(prompts) / max(elapsed, 1e-9):.1f} prompts/s)")
         self.train(was_training)
-        return out
+        return out, stats
 
     # ---- persistence
 

@@ -43,7 +43,7 @@ DEFAULT_SAMPLE_PARAMS: dict[str, Any] = {
     "original_size": None,  # train rows before augmentation (the lower size bound)
     "target_size": None,  # explicit sampled train size; overrides target_position
     "target_position": 0.5,  # T = original + position * (input - original): thesis 175k + 0.5 * 50k = 200k
-    "fallback_fraction": 0.9,  # no augmentation (original missing or >= input): T = fraction * input
+    "fallback_fraction": 0.9,  # original size unknown: T = fraction * input (an unaugmented input keeps its size)
     "rebalance": True,
     # null: one 50/50 balance over all train rows (the thesis); "source": 50/50 within each source
     "rebalance_within": None,
@@ -129,9 +129,14 @@ def target_size(n_input: int, params: dict[str, Any]) -> int:
     original = params["original_size"]
     if params["target_size"] is not None:
         t = int(params["target_size"])
-    elif original is None or original >= n_input - 1:
+    elif original is None:
         t = int(round(params["fallback_fraction"] * n_input))
-        logger.warning(f"sampling: original size {original} leaves no room below the input {n_input}; T = {params['fallback_fraction']} * input = {t}")
+        logger.warning(f"sampling: original size unknown; T = {params['fallback_fraction']} * input = {t}")
+    elif original >= n_input - 1:
+        # not augmented (the aug=off ablation): the thesis' rule original + position * 0 keeps the
+        # original size, so that variant differs from the full model by augmentation alone
+        t = n_input
+        logger.info(f"sampling: input {n_input} is the original corpus (nothing augmented); T = input")
     else:
         t = int(round(original + params["target_position"] * (n_input - original)))
         t = min(max(t, original + 1), n_input - 1)

@@ -55,7 +55,7 @@ DEFAULTS = {
     "batch_prompts": 16,
     "patience": 6,
     "select": "auc",
-    "validation_metric": "pooled",  # ROC-AUC for choices: "pooled" or "per_source" (mean of per-source AUCs)
+    "validation_metric": "per_source",  # choices by the mean of per-source ROC-AUCs ("pooled" also rewards recognising the source)
     "tie_mode": "half",
     "strong_model": STRONG_MODEL,
     "weak_model": WEAK_MODEL,

@@ -46,13 +46,17 @@ class QueryFeatures:
         self.seconds = 0.0  # time spent computing vectors, for the throughput breakdown
 
     def __call__(self, prompts: Sequence[str]) -> np.ndarray:
+        return self.vectors_and_statistics(prompts)[0]
+
+    def vectors_and_statistics(self, prompts: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Query vectors and, with the fusion encoder, the structure statistics of the same parse."""
         start = time.perf_counter()
         if self.fusion is not None:
-            vectors = self.fusion.encode(list(prompts), batch_size=self.batch_size, progress=False)
+            vectors, statistics = self.fusion.encode_with_statistics(list(prompts), batch_size=self.batch_size, progress=False)
         else:
-            vectors = mean_pooled_semantic(list(prompts), self.encoder, self.max_length, self.batch_size, self.truncation, progress=False)
+            vectors, statistics = mean_pooled_semantic(list(prompts), self.encoder, self.max_length, self.batch_size, self.truncation, progress=False), None
         self.seconds += time.perf_counter() - start
-        return vectors
+        return vectors, statistics
 
 
 def load_router(router_dir: str | Path, encoder_dir: str | Path, fusion_dir: str | Path | None = None, max_length: int | None = None) -> RAGRouter:
@@ -102,6 +106,20 @@ def calibration_prompts(corpus_path: str | Path, limit: int | None = None, seed:
     if limit is not None and len(prompts) > limit:
         prompts = prompts.sample(limit, seed=seed)
     return prompts.to_list()
+
+
+def single_prompt_latency(router: RAGRouter, prompts: Sequence[str]) -> dict[str, float]:
+    """Seconds to route one prompt at a time (features, retrieval, classifier), p50 and p95 over
+    `prompts`: what a request to a router server costs, where `timed_scores` measures batches."""
+    seconds = []
+    with torch.inference_mode():
+        for prompt in prompts:
+            start = time.perf_counter()
+            router.strong_win_rates([prompt])
+            seconds.append(time.perf_counter() - start)
+    p50, p95 = np.percentile(seconds, [50, 95]) if seconds else (float("nan"), float("nan"))
+    logger.info(f"route: single-prompt latency over {len(seconds)} prompts: p50 {1000 * p50:.1f} ms, p95 {1000 * p95:.1f} ms")
+    return {"latency_prompts": len(seconds), "latency_p50_ms": 1000 * float(p50), "latency_p95_ms": 1000 * float(p95)}
 
 
 def timed_scores(router: RAGRouter, prompts: Sequence[str]) -> tuple[np.ndarray, float, float]:
