@@ -4,8 +4,9 @@ from snakemake.utils import validate
 
 # Only light modules here (no torch): they are imported every time Snakemake parses the rules.
 from ragrouter.data.sources import datasets, resolve_data_dir
+from ragrouter.method.augment.params import JUDGE_CACHE_DIR
 from ragrouter.method.variants import FULL as FULL_RAGROUTER, VARIANT_RE, variant_name
-from ragrouter.routers.kinds import BACKBONE_KINDS, CORPUS_KINDS, EMBEDDING_KINDS as EMBEDDING_ROUTER_KINDS
+from ragrouter.routers.kinds import BACKBONE_KINDS, CORPUS_KINDS, RELEASED_KINDS, router_module, uses_embeddings
 
 
 # `--config seeds=[0]` arrives as strings (Snakemake reads command-line lists with YAML's BaseLoader)
@@ -14,7 +15,8 @@ config["seeds"] = [int(s) if str(s).isdigit() else s for s in (_seeds if isinsta
 validate(config, schema="../schemas/config.schema.yaml")
 # A table row is a configured router, a known router kind not configured here (its row stays out),
 # or a RAGRouter variant; anything else is a typo that would silently drop the row.
-_known = {"random", *config["routers"], *CORPUS_KINDS, *BACKBONE_KINDS}
+RELEASED_ROUTERS = config.get("released_routers", {})  # RouteLLM's own checkpoints, scored as released
+_known = {"random", *config["routers"], *CORPUS_KINDS, *BACKBONE_KINDS, *RELEASED_ROUTERS, *(f"routellm_{k}" for k in RELEASED_KINDS)}
 for _table, _spec in config["tables"].items():
     for _row in _spec["rows"]:
         if _row not in _known and not VARIANT_RE.match(_row):
@@ -22,11 +24,13 @@ for _table, _spec in config["tables"].items():
 
 DATASETS = datasets()
 TRAINED_ROUTERS = [r for r in config["routers"] if r != "random"]
+for _router in TRAINED_ROUTERS:  # a kind that is neither built in nor an importable router module is a config error
+    router_module(config["routers"][_router].get("kind", _router))
 # RAGRouter variants: the ragrouter_* rows of the tables, once the ragrouter section is configured.
 RAGROUTER_VARIANTS = sorted(
     {r for t in config["tables"].values() for r in t["rows"] if VARIANT_RE.match(r)} if "ragrouter" in config else set()
 )
-ROUTERS = list(config["routers"]) + RAGROUTER_VARIANTS
+ROUTERS = list(config["routers"]) + RAGROUTER_VARIANTS + list(RELEASED_ROUTERS)
 
 
 wildcard_constraints:
@@ -35,6 +39,7 @@ wildcard_constraints:
     model="|".join(config["models"]),
     table="|".join(config["tables"]),
     router="|".join(TRAINED_ROUTERS) if TRAINED_ROUTERS else "(?!)",
+    released="|".join(RELEASED_ROUTERS) if RELEASED_ROUTERS else "(?!)",
     seed=r"\d+",
     prompt_set="corpus|" + "|".join(config["benchmarks"]),
     feature_set="augmented|" + "|".join(config["benchmarks"]),
@@ -64,9 +69,12 @@ def training_prompt_files(wildcards):
 
 
 def router_seeds(router_id):
-    """Random router: RouteLLM's iterations; trained routers: the configured training seeds."""
+    """Random router: RouteLLM's iterations; released routers: one (nothing is trained); trained
+    routers: the configured training seeds."""
     if router_id == "random":
         return list(range(config["routers"]["random"]["iterations"]))
+    if router_id in RELEASED_ROUTERS:
+        return [0]
     return config["seeds"]
 
 
@@ -85,13 +93,17 @@ def table_routers(table):
 
 
 def router_names():
-    names = {r: s.get("name", r) for r, s in config["routers"].items()}
+    names = {r: s.get("name", r) for r, s in {**config["routers"], **RELEASED_ROUTERS}.items()}
     names.update({r: variant_name(r, config["ragrouter"]["name"]) for r in RAGROUTER_VARIANTS})
     return names
 
 
 def router_setting(key, default):
     return lambda wildcards: config["routers"][wildcards.router].get(key, default)
+
+
+def released_setting(key, default):
+    return lambda wildcards: RELEASED_ROUTERS[wildcards.released].get(key, default)
 
 
 def prompt_set_input(wildcards):
@@ -112,7 +124,7 @@ def train_inputs(wildcards):
         "battles": "resources/corpus/battles.parquet",
         "model": f"resources/models/{settings.get('backbone', 'encoder')}",
     }
-    if router_kind(wildcards.router) in EMBEDDING_ROUTER_KINDS:
+    if uses_embeddings(router_kind(wildcards.router)):
         inputs["embeddings"] = "resources/embeddings/corpus.parquet"
     return inputs
 
@@ -123,7 +135,7 @@ def score_inputs(wildcards):
         "benchmark": f"resources/benchmarks/{wildcards.benchmark}.parquet",
         "model": f"resources/models/{config['routers'][wildcards.router].get('backbone', 'encoder')}",
     }
-    if router_kind(wildcards.router) in EMBEDDING_ROUTER_KINDS:
+    if uses_embeddings(router_kind(wildcards.router)):
         inputs["embeddings"] = f"resources/embeddings/{wildcards.benchmark}.parquet"
     return inputs
 
@@ -159,6 +171,13 @@ def feature_inputs(wildcards):
 
 def ragrouter_setting(key, default):
     return config.get("ragrouter", {}).get(key, default)
+
+
+def judge_cache_dir():
+    """The LLM judge's answer cache (`ragrouter.augment.judge.cache_dir`): made once by rule
+    judge_cache and an input of augment_corpus, so a rerun of augmentation never deletes it (an
+    output would be); `ancient` there, so the answers it gains trigger nothing. Empty offline."""
+    return ragrouter_setting("augment", {}).get("judge", {}).get("cache_dir", JUDGE_CACHE_DIR)
 
 
 def slurm_partition(gpus):

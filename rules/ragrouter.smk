@@ -2,10 +2,23 @@
 # Ablation wildcards: aug, sample, feat, rag in {on, off}; a variant is ragrouter_aug-X_sample-X_feat-X_rag-X.
 
 
+rule judge_cache:
+    localrule: True
+    output:
+        directory(judge_cache_dir()),
+    log:
+        "logs/judge_cache/judge_cache.log",
+    conda:
+        "../envs/data.yaml"
+    shell:
+        "mkdir -p {output} 2> {log}"
+
+
 rule augment_corpus:
     input:
         corpus="resources/corpus/corpus.parquet",
         evaluation="resources/benchmarks/evaluation_prompts.parquet",
+        judge_cache=ancient(judge_cache_dir()),
     output:
         corpus="resources/ragrouter/augmented.parquet",
         summary=report("results/ragrouter/augmentation_summary.csv", caption="../report/augmentation.rst", category="RAGRouter"),

@@ -51,6 +51,8 @@ rule score_router:
     output:
         "results/scores/{benchmark}/{router}/seed-{seed}.parquet",
     params:
+        kind=lambda wildcards: router_kind(wildcards.router),
+        params=lambda wildcards: config["routers"][wildcards.router].get("params", {}),
         embedding=config.get("embedding", {}),
     threads: 2
     log:
@@ -66,3 +68,28 @@ rule score_router:
         "../envs/train.yaml"
     script:
         "../workflow_scripts/score_router.py"
+
+
+rule score_released_router:
+    input:
+        benchmark="resources/benchmarks/{benchmark}.parquet",
+    output:
+        "results/scores/{benchmark}/{released}/seed-0.parquet",
+    params:
+        kind=released_setting("router", None),
+        config=released_setting("config", {}),
+        embeddings_base_url=released_setting("embeddings_base_url", None),
+    threads: 2
+    log:
+        "logs/score_released_router/{benchmark}/{released}.log",
+    benchmark:
+        "logs/benchmarks/score_released_router/{benchmark}/{released}.tsv"
+    resources:
+        mem_mb=released_setting("mem_mb", 16000),
+        runtime=released_setting("runtime", 240),
+        gpu=released_setting("gpus", 0),
+        slurm_partition=slurm_partition(released_setting("gpus", 0)),
+    conda:
+        "../envs/routellm.yaml"
+    script:
+        "../workflow_scripts/score_released_router.py"

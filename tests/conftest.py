@@ -42,3 +42,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The whole-DAG test first: under `-n 2 --dist worksteal` it runs on one worker while the other
     worker takes every other test, instead of starting last and running alone."""
     items.sort(key=lambda item: item.get_closest_marker("dag") is None)
+
+
+@pytest.fixture(scope="session")
+def tiny_ragrouter(minilm_dir, tmp_path_factory) -> Path:
+    """A saved feat=off RAGRouter trained on the planted corpus (live mean-pooled MiniLM features,
+    max length 32): hard maths prompts score above greetings."""
+    import polars as pl
+    from test_router_bert_classifier import TEST_PARAMS, planted_corpus
+
+    from ragrouter.method.classifier import train
+    from ragrouter.method.fusion import feature_settings
+    from ragrouter.method.knowledge_base import KnowledgeBase
+    from ragrouter.serving.route import QueryFeatures
+
+    corpus = planted_corpus()
+    features = QueryFeatures(minilm_dir, max_length=32)
+    rows = corpus.filter(pl.col("split") == "train")
+    kb = KnowledgeBase.build(features(rows["prompt"].to_list()), rows["prompt"].to_list(), rows["label"].to_list(), rows["weak_score"].to_list(), {"use_gpu": False})
+    router = train(rows, corpus.filter(pl.col("split") == "validation"), kb, features, rows, {"neighbours": [1]}, TEST_PARAMS, 0, minilm_dir)
+    router.feature_settings = feature_settings({"max_length": 32, "truncation": "middle"}, fused=False)  # as rule train_ragrouter records them
+    path = tmp_path_factory.mktemp("ragrouter") / "router"
+    router.save(path)
+    return path

@@ -56,7 +56,7 @@ def test_benchmarks_load_as_routellm(evals_dir):
     # the configured pair picks the columns: swapped, strong and weak swap; an absent model is named
     swapped = load_benchmark("gsm8k", evals_dir, strong="mistralai/Mixtral-8x7B-Instruct-v0.1", weak="gpt-4-1106-preview")
     assert swapped["strong"].equals(gsm8k["weak"]) and swapped["weak"].equals(gsm8k["strong"])
-    with pytest.raises(DataError, match=r"judgements\.jsonl: question \d+: expected 2 judgements of claude-x, found 0"):
+    with pytest.raises(DataError, match=r"question\.jsonl: row \d+: question \d+: expected 2 judgements of claude-x in .*judgements\.jsonl, found 0"):
         load_benchmark("mt_bench", evals_dir, strong="claude-x")
 
 
@@ -70,7 +70,7 @@ def test_missing_column_and_bad_cell_are_named(evals_dir, tmp_path):
     with pytest.raises(DataError, match=r"gsm8k_responses\.csv: missing column 'gpt-4-1106-preview'"):
         load_benchmark("gsm8k", root)
     df.with_columns(pl.when(pl.int_range(pl.len()) == 3).then(pl.lit("maybe")).otherwise(pl.col("gpt-4-1106-preview")).alias("gpt-4-1106-preview")).write_csv(csv_path)
-    with pytest.raises(DataError, match=r"row 5: field 'gpt-4-1106-preview' must be True/False, got 'maybe'"):
+    with pytest.raises(DataError, match=r"row 5: field 'gpt-4-1106-preview': Input should be 'True' or 'False' \(value 'maybe'\)"):
         load_benchmark("gsm8k", root)
 
 
@@ -181,7 +181,7 @@ def test_arena_55k_bad_winner_flags_name_the_row(tmp_path):
     rows[1]["winner_model_a"] = 1
     path = tmp_path / "arena.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows))
-    with pytest.raises(DataError, match="arena.jsonl: row 1: exactly one of winner_model_a"):
+    with pytest.raises(DataError, match="arena.jsonl: row 2: exactly one of winner_model_a"):
         load_arena_55k(path)
 
 

@@ -15,6 +15,7 @@ import torch
 from ragrouter.common import finetuning as tu
 from ragrouter.common.io import atomic_dir
 from ragrouter.routers import bert_classifier as bc
+from ragrouter.routers.registry import check_checkpoint_settings
 
 HARD = [
     "Prove that every bounded monotone sequence of real numbers converges, using the least upper bound axiom.",
@@ -151,6 +152,11 @@ def test_save_load_round_trip(trained, tmp_path):
     assert loaded.max_length == TEST_PARAMS["max_length"]
     with pytest.raises(FileNotFoundError):
         bc.load(tmp_path / "missing")
+    check_checkpoint_settings(path, "bert", TEST_PARAMS)  # the settings it was trained with
+    with pytest.raises(ValueError, match=rf"max_length: trained with {TEST_PARAMS['max_length']}, configured 99\); retrain"):
+        check_checkpoint_settings(path, "bert", {**TEST_PARAMS, "max_length": 99})
+    with pytest.raises(ValueError, match="labels: trained with 'three_way', configured 'weak_score'"):
+        check_checkpoint_settings(path, "bert", {**TEST_PARAMS, "labels": "weak_score"})
 
 
 @pytest.mark.slow

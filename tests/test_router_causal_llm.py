@@ -16,6 +16,7 @@ import torch
 
 from ragrouter.common import finetuning as tu
 from ragrouter.routers import causal_llm as cl
+from ragrouter.routers.registry import check_checkpoint_settings
 
 HARD = [
     "Prove the Riemann hypothesis for function fields.",
@@ -145,3 +146,6 @@ def test_save_load_round_trip(trained, tmp_path):
     assert loaded.label_ids == trained.label_ids
     assert loaded.system_message == TEST_PARAMS["system_message"]
     np.testing.assert_allclose(loaded.strong_win_rates(prompts), trained.strong_win_rates(prompts), atol=1e-6)
+    check_checkpoint_settings(path, "causal_llm", TEST_PARAMS)
+    with pytest.raises(ValueError, match="system_message: trained with .*, configured 'Be brief.'"):
+        check_checkpoint_settings(path, "causal_llm", {**TEST_PARAMS, "system_message": "Be brief."})

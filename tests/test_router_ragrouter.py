@@ -10,6 +10,7 @@ import torch
 from ragrouter.common.io import sha1_text
 from ragrouter.method.classifier import (
     DEFAULT_RAG_PARAMS,
+    NEIGHBOUR_NUMBERS,
     FeatureTable,
     family_exclusions,
     joined_features,
@@ -17,6 +18,7 @@ from ragrouter.method.classifier import (
     numeric_scaling,
     query_inputs,
 )
+from ragrouter.method.fusion import STRUCTURE_STATISTICS
 from ragrouter.method.knowledge_base import KnowledgeBase
 from ragrouter.method.variants import parse_variant, variant_name
 from ragrouter.routers import bert_classifier as bc
@@ -59,14 +61,16 @@ def test_query_inputs_retrieve_neighbours_never_the_query_itself_and_give_their_
     kb = KnowledgeBase.build(vectors, texts, [0, 0, 1, 1], [5, 5, 1, 2], {"index": "flat", "use_gpu": False})
     params = {**DEFAULT_RAG_PARAMS, "neighbours": 1, "budget": "chars", "numeric_features": ["structure", "neighbours"]}
     queries = Vectors({"hard one": [5.0, 5.0], "new easy": [0.05, 0.0]}, {"hard one": [3.0, 1.0], "new easy": [1.0, 0.0]})
-    out, vecs, numbers = query_inputs(kb, ["hard one", "new easy"], queries, params, kb.ids_with_text(["hard one", "new easy"]))
+    out, vecs, numbers, names = query_inputs(kb, ["hard one", "new easy"], queries, params, kb.ids_with_text(["hard one", "new easy"]))
     assert out[0].startswith("Query: hard one") and "suited model: strong | weak-model score: 2/5 | hard two" in out[0]
     assert "suited model: weak" in out[1] and np.allclose(vecs, [[5.0, 5.0], [0.05, 0.0]])
     # structure statistics, then (mean label, mean weak score as 0-1, nearest label, mean distance)
     assert np.allclose(numbers, [[3.0, 1.0, 1.0, 0.25, 1.0, 0.01], [1.0, 0.0, 0.0, 1.0, 0.0, 0.0025]], atol=1e-6)
+    assert names == [*STRUCTURE_STATISTICS, *NEIGHBOUR_NUMBERS]
     assert query_inputs(None, ["q"], Vectors({"q": [1.0]}), params)[0] == ["q"]
     assert query_inputs(None, ["q"], Vectors({"q": [1.0]}), params)[2].shape == (1, 0)
-    assert query_inputs(kb, ["new easy"], queries, {**params, "numeric_features": []})[2].shape == (1, 0)
+    _, _, numbers, names = query_inputs(kb, ["new easy"], queries, {**params, "numeric_features": []})
+    assert numbers.shape == (1, 0) and names == []
 
 
 def test_neighbour_numbers_fill_empty_slots_and_numbers_are_standardised_on_training_rows():

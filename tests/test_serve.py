@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from ragrouter.data.sources import DataError
 from ragrouter.serving.cli import main, read_prompts
 from ragrouter.serving.route import calibrate_threshold, calibration_prompts, route
 
@@ -35,39 +36,23 @@ def test_read_prompts_names_the_bad_line(tmp_path):
     assert read_prompts(str(good)) == ["hi", "solve x"]
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"prompt": "hi"}\n{"text": "no prompt"}\n')
-    with pytest.raises(SystemExit, match=r"bad.jsonl line 2: field `prompt`"):
+    with pytest.raises(DataError, match=r"bad.jsonl: row 2: field 'prompt'"):
         read_prompts(str(bad))
-    with pytest.raises(SystemExit, match="does not exist"):
+    with pytest.raises(DataError, match="does not exist"):
         read_prompts(str(tmp_path / "missing.txt"))
 
 
 @pytest.mark.slow
-def test_route_command_routes_raw_prompts_with_a_calibrated_threshold(minilm_dir, tmp_path, capsys):
+def test_route_command_routes_raw_prompts_with_a_calibrated_threshold(minilm_dir, tiny_ragrouter, tmp_path, capsys):
     """A feat=off RAGRouter trained on live mean-pooled features routes a hard prompt to the strong
     model and an easy one to the weak model at a 50% calibrated threshold, from the command line."""
-    from test_router_bert_classifier import (
-        PROBE_EASY,
-        PROBE_HARD,
-        TEST_PARAMS,
-        planted_corpus,
-    )
-
-    from ragrouter.method.classifier import train
-    from ragrouter.method.fusion import feature_settings
-    from ragrouter.method.knowledge_base import KnowledgeBase
-    from ragrouter.serving.route import QueryFeatures
+    from test_router_bert_classifier import PROBE_EASY, PROBE_HARD, planted_corpus
 
     corpus = planted_corpus()
-    features = QueryFeatures(minilm_dir, max_length=32)
-    rows = corpus.filter(pl.col("split") == "train")
-    kb = KnowledgeBase.build(features(rows["prompt"].to_list()), rows["prompt"].to_list(), rows["label"].to_list(), rows["weak_score"].to_list(), {"use_gpu": False})
-    router = train(rows, corpus.filter(pl.col("split") == "validation"), kb, features, rows, {"neighbours": [1]}, TEST_PARAMS, 0, minilm_dir)
-    router.feature_settings = feature_settings({"max_length": 32, "truncation": "middle"}, fused=False)  # as rule train_ragrouter records them
-    router.save(tmp_path / "router")
     corpus_path, prompts_path, out_path = tmp_path / "corpus.parquet", tmp_path / "prompts.txt", tmp_path / "routes.jsonl"
     corpus.with_columns(pl.lit("validation").alias("split")).write_parquet(corpus_path)  # every planted prompt calibrates
     prompts_path.write_text(f"{PROBE_HARD}\n{PROBE_EASY}\n")
-    args = ["route", "--router", str(tmp_path / "router"), "--encoder", minilm_dir, "--max-length", "32", "--input", str(prompts_path), "--output", str(out_path)]
+    args = ["route", "--router", str(tiny_ragrouter), "--encoder", minilm_dir, "--max-length", "32", "--input", str(prompts_path), "--output", str(out_path)]
     main([*args, "--strong-percent", "50", "--calibration", str(corpus_path), "--threads", "1"])
     routes = [json.loads(line) for line in out_path.read_text().splitlines()]
     assert [r["prompt"] for r in routes] == [PROBE_HARD, PROBE_EASY]

@@ -48,6 +48,28 @@ def test_dry_run_imports_no_torch(tmp_path):
     assert not heavy, sorted(heavy)[:10]
 
 
+def test_judge_cache_is_an_input_of_augmentation_made_by_its_own_rule(tmp_path):
+    """The judge's cache is made by rule judge_cache and is an input of augment_corpus, so a rerun of
+    augmentation keeps it; its configured folder is the one planned."""
+    judge = tmp_path / "judge.yaml"
+    judge.write_text(yaml.safe_dump({"ragrouter": {"augment": {"labeling": "judge", "judge": {"cache_dir": "resources/my_cache"}}}}))
+    code, out = run(["-n", "--forceall", "--configfile", "config.yaml", str(judge), "--", "resources/ragrouter/augmented.parquet"])
+    assert code == 0, out
+    assert "rule judge_cache:" in out and "output: resources/my_cache" in out
+    assert "input: resources/corpus/corpus.parquet, resources/benchmarks/evaluation_prompts.parquet, resources/my_cache" in out
+
+
+def test_released_routers_are_planned_into_tables_1_and_2(tmp_path):
+    extra = tmp_path / "released.yaml"
+    released = {"routellm_mf": {"name": "RouteLLM MF (released)", "router": "mf", "config": {"checkpoint_path": "routellm/mf_gpt4_augmented"}}}
+    extra.write_text(yaml.safe_dump({"released_routers": released}))
+    code, out = run(["-n", "--forceall", "--configfile", "config.yaml", str(extra), "--config", "seeds=[0]", "--", "results/table1.csv", "results/table2.csv"])
+    assert code == 0, out
+    for benchmark in ("mmlu", "gsm8k"):
+        assert f"output: results/scores/{benchmark}/routellm_mf/seed-0.parquet" in out
+    assert out.count("rule score_released_router:") == 2 and "routellm_bert" not in out  # rows of unconfigured ones stay out
+
+
 def test_slurm_profile_dry_runs():
     code, out = run(["-n", "--forceall", "--profile", "profiles/slurm", "results/table1.csv"])
     assert code == 0, out
@@ -113,7 +135,7 @@ def test_tiny_workflow_runs_every_rule(tmp_path, data_dir, smollm2_dir):
     code, out = run(["--cores", "2", "--max-threads", "1", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path)], env=env)
     assert code == 0, out[-5000:]
     table = pl.read_csv(tmp_path / "results/table1.csv")
-    rows = ["random", "prompt_length", "knn", "sw_ranking", "matrix_factorization", "bert", "causal_llm", "p2l", "ragrouter_aug-on_sample-on_feat-on_rag-on"]
+    rows = ["random", "prompt_length", "knn", "sw_ranking", "matrix_factorization", "bert", "causal_llm", "p2l", "routellm_random", "ragrouter_aug-on_sample-on_feat-on_rag-on"]
     assert table["router_id"].to_list() == rows
     assert {"CPT(50%)", "CPT(80%)", "APGR"} <= set(table.columns)
     for i in range(3, 7):  # every ablation table: the variant with one switch off, then the full method
@@ -127,17 +149,37 @@ def test_tiny_workflow_runs_every_rule(tmp_path, data_dir, smollm2_dir):
     assert code == 0 and "Nothing to be done" in out
 
 
+TOY_ROUTER = '''"""A router of one\'s own: the share of question marks in the prompt."""
+import numpy as np
+
+from ragrouter.routers.base import Router
+
+
+class QuestionMarks(Router):
+    def strong_win_rates(self, prompts):
+        return np.array([p.count("?") / (len(p) + 1) for p in prompts], dtype=np.float64)
+
+
+def train(corpus, battles, encoder, params, seed):
+    return QuestionMarks()
+'''
+
+
 def _small_config(tmp_path: Path, data_dir: Path) -> dict:
     """The tiny config cut to three routers and Table 1: every data, embedding, training, scoring
-    and evaluation rule kind, in about a minute."""
+    and evaluation rule kind, in about a minute. A fourth router is one of our own, added as the
+    README says: one module (on PYTHONPATH) and one config entry naming it as its kind."""
     config = yaml.safe_load((ROOT / ".test/config.yaml").read_text())
     config["benchmarks"] = ["mmlu"]
     config["routers"] = {k: config["routers"][k] for k in ("random", "prompt_length", "sw_ranking")}
+    config["routers"]["question_marks"] = {"name": "Toy: question marks", "kind": "toy_question_marks"}
     config.pop("ragrouter")
     config["models"] = {"encoder": config["models"]["encoder"]}
-    config["tables"] = {"table1": {"benchmark": "mmlu", "rows": ["random", "prompt_length", "sw_ranking"]}}
+    config["tables"] = {"table1": {"benchmark": "mmlu", "rows": ["random", "prompt_length", "sw_ranking", "question_marks"]}}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    return {**os.environ, "RAGROUTER_DATA_DIR": str(data_dir)}
+    (tmp_path / "my_routers").mkdir()
+    (tmp_path / "my_routers/toy_question_marks.py").write_text(TOY_ROUTER)
+    return {**os.environ, "RAGROUTER_DATA_DIR": str(data_dir), "PYTHONPATH": os.pathsep.join([str(tmp_path / "my_routers"), os.environ.get("PYTHONPATH", "")])}
 
 
 @pytest.mark.slow
@@ -167,6 +209,9 @@ def test_a_run_killed_mid_rule_resumes_to_byte_identical_tables(tmp_path, data_d
     assert code == 0, out[-3000:]
     for name in ("results/table1.csv", "results/metrics/mmlu.json", "results/scores/mmlu/sw_ranking/seed-0.parquet"):
         assert (killed / name).read_bytes() == (clean / name).read_bytes(), name
+    table = pl.read_csv(clean / "results/table1.csv")
+    assert table["router_id"].to_list() == ["random", "prompt_length", "sw_ranking", "question_marks"]
+    assert table.filter(pl.col("router_id") == "question_marks")["router"].item() == "Toy: question marks"
 
 
 def test_paper_config_leaves_no_cpu_budget_of_the_reference_config():

@@ -10,6 +10,7 @@ from loguru import logger
 
 from ragrouter.common.io import setup_logging, write_csv, write_parquet
 from ragrouter.data.corpus import (
+    GRADED_SOURCES,
     assign_split,
     balance_within_source,
     build_corpus,
@@ -34,7 +35,7 @@ battles = decontaminate(battles, index, "battles")
 validation = validation_prompts(corpus, cfg["validation_fraction"], cfg["split_seed"])
 corpus, battles = assign_split(corpus, validation), assign_split(battles, validation)
 if cfg.get("labels", "pair") == "graded":
-    corpus = grade_train_rows(corpus, build_corpus(data_root, cfg["sources"], "graded")[0])
+    corpus = grade_train_rows(corpus, build_corpus(data_root, [s for s in cfg["sources"] if s in GRADED_SOURCES], "graded")[0])
 corpus, battles = cap_train_rows(corpus, battles, cfg.get("max_train_rows_per_source"), cfg["split_seed"])
 if cfg.get("balance", "none") == "within_source":
     corpus = balance_within_source(corpus, cfg["split_seed"])

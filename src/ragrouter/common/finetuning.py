@@ -170,13 +170,13 @@ def write_meta(folder: Path, meta: dict[str, Any]) -> None:
     (folder / "router.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
 
-def read_meta(folder: str | Path, kind: str) -> dict[str, Any]:
+def read_meta(folder: str | Path, kind: str, aliases: tuple[str, ...] = ()) -> dict[str, Any]:
     folder = Path(folder)
     meta_path = folder / "router.json"
     if not meta_path.is_file():
         raise FileNotFoundError(f"{folder}: not a saved router (no router.json)")
     meta = json.loads(meta_path.read_text())
-    if meta.get("kind") != kind:
+    if meta.get("kind") != kind and meta.get("kind") not in aliases:
         raise ValueError(f"{meta_path}: saved router kind is {meta.get('kind')!r}, expected {kind!r}")
     return meta
 

@@ -9,14 +9,18 @@ Each benchmark becomes one table in RouteLLM's row order with the columns
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal
 
 import polars as pl
+from pydantic import Field
 
 from ragrouter.common.io import sha1_text
+from ragrouter.data.records import FiniteFloat, NonBlank, QuestionId, Record, checked, csv_rows, jsonl_rows
 from ragrouter.data.sources import DataError
+
+Correctness = Literal["True", "False"]
 
 STRONG_MODEL = "gpt-4-1106-preview"
 WEAK_MODEL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
@@ -37,50 +41,33 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
 }
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}: row {lineno}: not valid JSON ({err.msg})") from err
-    return rows
+class ContaminatedPrompt(Record):
+    eval_prompt: str
 
 
-def require_fields(path: Path, row_no: int, row: dict, fields: list[str]) -> None:
-    for field in fields:
-        if field not in row or row[field] is None:
-            raise DataError(f"{path}: row {row_no}: missing field {field!r}")
+class MTBenchQuestion(Record):
+    question_id: QuestionId
+    turns: Annotated[list[str], Field(min_length=1)]
+
+
+class MTBenchJudgment(Record):
+    question_id: QuestionId
+    model: NonBlank
+    score: FiniteFloat
 
 
 def _contaminated(path: Path) -> set[str]:
-    rows = read_jsonl(path)
-    for i, row in enumerate(rows, start=1):
-        require_fields(path, i, row, ["eval_prompt"])
-    return {r["eval_prompt"] for r in rows}
+    return {checked(ContaminatedPrompt, rec, path, i).eval_prompt for i, rec in jsonl_rows(path)}
 
 
 def _read_correctness_csv(path: Path, strong: str = STRONG_MODEL, weak: str = WEAK_MODEL) -> pl.DataFrame:
-    """Read a RouteLLM response CSV and check its prompt and both models' correctness columns."""
-    df = pl.read_csv(path, infer_schema_length=0)  # all strings: we parse booleans ourselves
-    for field in ["prompt", weak, strong]:
-        if field not in df.columns:
-            raise DataError(f"{path}: missing column {field!r} (columns: {df.columns})")
-    out = {"prompt": df["prompt"].to_list()}
-    for model, key in [(strong, "strong"), (weak, "weak")]:
-        values = []
-        for i, cell in enumerate(df[model].to_list()):
-            if cell not in ("True", "False"):
-                raise DataError(f"{path}: row {i + 2}: field {model!r} must be True/False, got {cell!r}")
-            values.append(1.0 if cell == "True" else 0.0)
-        out[key] = values
-    for i, prompt in enumerate(out["prompt"]):
-        if prompt is None or not prompt.strip():
-            raise DataError(f"{path}: row {i + 2}: field 'prompt' is empty")
-    return pl.DataFrame(out)
+    """Read a RouteLLM response CSV: a non-blank prompt and both models' True/False correctness."""
+    out: dict[str, list] = {"prompt": [], "strong": [], "weak": []}
+    for i, rec in csv_rows(path, ["prompt", weak, strong]):
+        out["prompt"].append(checked(NonBlank, rec["prompt"], path, i, "prompt"))
+        for model, key in [(strong, "strong"), (weak, "weak")]:
+            out[key].append(1.0 if checked(Correctness, rec[model], path, i, model) == "True" else 0.0)
+    return pl.DataFrame(out, schema={"prompt": pl.String, "strong": pl.Float64, "weak": pl.Float64})
 
 
 def _finish(df: pl.DataFrame) -> pl.DataFrame:
@@ -115,29 +102,23 @@ def load_mt_bench(evals_dir: Path, strong: str = STRONG_MODEL, weak: str = WEAK_
     """Turn 1 is routed; quality is the mean judge score of both turns, as RouteLLM's merge gives."""
     evals_dir = Path(evals_dir)
     qpath = evals_dir / "mt_bench/question.jsonl"
-    questions = read_jsonl(qpath)
     contaminated = _contaminated(evals_dir / "mt_bench/contaminated_prompts.jsonl")
     jpath = evals_dir / "mt_bench/judgements.jsonl"
     scores: dict[tuple[str, str], list[float]] = {}
-    for i, j in enumerate(read_jsonl(jpath), start=1):
-        require_fields(jpath, i, j, ["question_id", "model", "score"])
-        try:
-            score = float(j["score"])
-        except (TypeError, ValueError) as err:
-            raise DataError(f"{jpath}: row {i}: field 'score' is not a number: {j['score']!r}") from err
-        scores.setdefault((str(j["question_id"]), j["model"]), []).append(score)
+    for i, rec in jsonl_rows(jpath):
+        j = checked(MTBenchJudgment, rec, jpath, i)
+        scores.setdefault((str(j.question_id), j.model), []).append(j.score)
     rows = []
-    for i, q in enumerate(questions, start=1):
-        require_fields(qpath, i, q, ["question_id", "turns"])
-        turns = q["turns"]
-        if turns[0] in contaminated or (len(turns) > 1 and turns[1] in contaminated):
+    for i, rec in jsonl_rows(qpath):
+        q = checked(MTBenchQuestion, rec, qpath, i)
+        if q.turns[0] in contaminated or (len(q.turns) > 1 and q.turns[1] in contaminated):
             continue
-        qid = str(q["question_id"])
-        row = {"prompt": turns[0], "question_id": qid}
+        qid = str(q.question_id)
+        row = {"prompt": checked(NonBlank, q.turns[0], qpath, i, "turns.0"), "question_id": qid}
         for model, key in [(strong, "strong"), (weak, "weak")]:
             judged = scores.get((qid, model), [])
             if len(judged) != 2:
-                raise DataError(f"{jpath}: question {qid}: expected 2 judgements of {model}, found {len(judged)}")
+                raise DataError(f"{qpath}: row {i}: question {qid}: expected 2 judgements of {model} in {jpath}, found {len(judged)}")
             row[key] = sum(judged) / len(judged)
         rows.append(row)
     return _finish(pl.DataFrame(rows))

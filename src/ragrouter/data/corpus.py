@@ -23,25 +23,20 @@ Battle schema: prompt, model_a, model_b, winner ("model_a" | "model_b" | "tie"),
 from __future__ import annotations
 
 import ast
-import csv
-import gzip
 import itertools
-import json
 import math
 import random
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import polars as pl
 from loguru import logger
+from pydantic import Field
 
-from ragrouter.data.benchmarks import (
-    STRONG_MODEL,
-    WEAK_MODEL,
-    read_jsonl,
-    require_fields,
-)
+from ragrouter.data.benchmarks import STRONG_MODEL, WEAK_MODEL
+from ragrouter.data.records import EmptyIsNone, FiniteFloat, NonBlank, QuestionId, Record, checked, csv_rows, json_array_rows, jsonl_rows
 from ragrouter.data.sources import DataError
 
 # Several sources spell the routed pair differently; battles and labels use one name per model.
@@ -143,36 +138,57 @@ def _routerbench_prompt(raw: str) -> str:
     return "\n".join(parts) if isinstance(parts, list) else str(parts)
 
 
+class RouterBenchRow(Record):
+    sample_id: NonBlank
+    prompt: str
+
+
+class RouterDCRecord(Record):
+    question: str
+    scores: dict[str, FiniteFloat]
+
+
+class AlpacaBattle(Record):
+    instruction: str
+    generator_1: NonBlank
+    generator_2: NonBlank
+    preference: Annotated[FiniteFloat | None, EmptyIsNone] = None
+
+
+class ArenaTurn(Record):
+    content: str
+
+
+class ArenaQuestion(Record):
+    question_id: QuestionId
+    turns: Annotated[list[str | ArenaTurn], Field(min_length=1)]
+
+
+class ArenaJudgment(Record):
+    question_id: QuestionId
+    model: NonBlank
+    score: FiniteFloat | None = None  # None: the judge gave no parsable grade
+
+
 def load_routerbench(folder: Path, labels: str = "pair") -> tuple[list[dict], list[dict]]:
     """`labels`: "pair" scores GPT-4 vs Mixtral's correctness (`correctness_score`), "graded" the share
-    of its 11 models that are right (`graded_score`)."""
-    csv.field_size_limit(1 << 30)
+    of its 11 models that are right (`graded_score`). Every model column holds a finite number or
+    is empty (that model was not run)."""
     rows, battles, skipped = [], [], 0
     for path in sorted(Path(folder).glob("*.csv")):
-        with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            fields = reader.fieldnames or []
-            for field in ["sample_id", "prompt", STRONG_MODEL, "mistralai/mixtral-8x7b-chat"]:
-                if field not in fields:
-                    raise DataError(f"{path}: missing column {field!r}")
-            models = [f for f in fields if f not in {"", "sample_id", "prompt", "eval_name", "oracle_model_to_route_to"} and "|" not in f]
-            for i, rec in enumerate(reader, start=2):
-                prompt = _routerbench_prompt(rec["prompt"])
-                scores = {}
-                for m in models:
-                    cell = rec[m]
-                    if cell in ("", None):
-                        continue
-                    try:
-                        scores[canonical_model(m)] = float(cell)
-                    except ValueError as err:
-                        raise DataError(f"{path}: row {i}: field {m!r} is not a number: {cell!r}") from err
-                battles.extend(_pairwise_battles(prompt, scores, "routerbench-zs"))
-                if STRONG_MODEL not in scores or WEAK_MODEL not in scores:
-                    skipped += 1
-                    continue
-                score = graded_score(scores) if labels == "graded" else correctness_score(scores[STRONG_MODEL] >= 0.5, scores[WEAK_MODEL] >= 0.5)
-                rows.append(_row("routerbench-zs", rec["sample_id"], prompt, STRONG_MODEL, WEAK_MODEL, score))
+        models = None
+        for i, rec in csv_rows(path, ["sample_id", "prompt", STRONG_MODEL, "mistralai/mixtral-8x7b-chat"]):
+            row = checked(RouterBenchRow, rec, path, i)
+            if models is None:
+                models = [f for f in rec if f not in {"", "sample_id", "prompt", "eval_name", "oracle_model_to_route_to"} and "|" not in f]
+            prompt = _routerbench_prompt(row.prompt)
+            scores = {canonical_model(m): checked(FiniteFloat, rec[m], path, i, m) for m in models if rec[m] != ""}
+            battles.extend(_pairwise_battles(prompt, scores, "routerbench-zs"))
+            if STRONG_MODEL not in scores or WEAK_MODEL not in scores:
+                skipped += 1
+                continue
+            score = graded_score(scores) if labels == "graded" else correctness_score(scores[STRONG_MODEL] >= 0.5, scores[WEAK_MODEL] >= 0.5)
+            rows.append(_row("routerbench-zs", row.sample_id, prompt, STRONG_MODEL, WEAK_MODEL, score))
     logger.info(f"routerbench-zs: {len(rows)} labelled prompts, {skipped} skipped for an empty score cell")
     return rows, battles
 
@@ -181,14 +197,15 @@ def load_routerdc(folder: Path, labels: str = "pair") -> tuple[list[dict], list[
     """`labels`: "pair" scores the proxy pair's correctness, "graded" the share of its 7 models that are right."""
     records = []
     for path in sorted(Path(folder).glob("*.json")):
-        data = json.loads(path.read_text())
-        for i, rec in enumerate(data):
-            require_fields(path, i, rec, ["question", "scores"])
-            records.append((path.stem, i, rec["question"], {k: float(v) for k, v in rec["scores"].items()}))
+        for i, rec in json_array_rows(path):
+            r = checked(RouterDCRecord, rec, path, i)
+            records.append((path.stem, i, r.question, r.scores))
     totals: dict[str, list[float]] = {}
     for *_, scores in records:
         for m, s in scores.items():
             totals.setdefault(m, []).append(s)
+    if not any(m != ROUTERDC_WEAK for m in totals):
+        raise DataError(f"{folder}: no model other than {ROUTERDC_WEAK} has a score")
     strong = max((m for m in totals if m != ROUTERDC_WEAK), key=lambda m: float(np.mean(totals[m])))
     rows, battles = [], []
     for stem, i, prompt, scores in records:
@@ -204,22 +221,18 @@ def load_alpaca_battles(path: Path) -> tuple[list[dict], list[dict]]:
     """GPT-4-turbo vs Mixtral preferences become labels; every battle goes to the battle table."""
     per_instruction: dict[str, list[float]] = {}
     battles = []
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        for i, line in enumerate(fh, start=1):
-            rec = json.loads(line)
-            require_fields(path, i, rec, ["instruction", "generator_1", "generator_2"])
-            if rec.get("preference") in (None, ""):
-                continue
-            pref = float(rec["preference"])
-            if pref == 0.0:  # alpaca_eval writes 0 for a draw (identical outputs)
-                pref = 1.5
-            if not 1.0 <= pref <= 2.0:
-                raise DataError(f"{path}: row {i}: field 'preference' must be 0 or lie in [1, 2], got {pref}")
-            a, b = canonical_model(rec["generator_1"]), canonical_model(rec["generator_2"])
-            winner = "tie" if pref == 1.5 else ("model_a" if pref < 1.5 else "model_b")
-            battles.append({"prompt": rec["instruction"], "model_a": a, "model_b": b, "winner": winner, "source": "alpaca-eval"})
-            if a == STRONG_MODEL and b == WEAK_MODEL:
-                per_instruction.setdefault(rec["instruction"], []).append(pref - 1.0)
+    for i, rec in jsonl_rows(path):
+        r = checked(AlpacaBattle, rec, path, i)
+        if r.preference is None:
+            continue
+        pref = 1.5 if r.preference == 0.0 else r.preference  # alpaca_eval writes 0 for a draw (identical outputs)
+        if not 1.0 <= pref <= 2.0:
+            raise DataError(f"{path}: row {i}: field 'preference' must be 0 or lie in [1, 2], got {pref}")
+        a, b = canonical_model(r.generator_1), canonical_model(r.generator_2)
+        winner = "tie" if pref == 1.5 else ("model_a" if pref < 1.5 else "model_b")
+        battles.append({"prompt": r.instruction, "model_a": a, "model_b": b, "winner": winner, "source": "alpaca-eval"})
+        if a == STRONG_MODEL and b == WEAK_MODEL:
+            per_instruction.setdefault(r.instruction, []).append(pref - 1.0)
     rows = [
         _row("alpaca-eval", str(k), prompt, STRONG_MODEL, WEAK_MODEL, preference_score(float(np.mean(w))))
         for k, (prompt, w) in enumerate(sorted(per_instruction.items()))
@@ -232,29 +245,25 @@ def load_arena_bench(folder: Path) -> tuple[list[dict], list[dict]]:
     folder = Path(folder)
     qpath = folder / "question.jsonl"
     prompts = {}
-    for i, q in enumerate(read_jsonl(qpath), start=1):
-        require_fields(qpath, i, q, ["question_id", "turns"])
-        turn = q["turns"][0]
-        prompts[q["question_id"]] = turn["content"] if isinstance(turn, dict) else turn
+    for i, rec in jsonl_rows(qpath):
+        q = checked(ArenaQuestion, rec, qpath, i)
+        turn = q.turns[0]
+        prompts[q.question_id] = turn.content if isinstance(turn, ArenaTurn) else turn
     grades: dict[str, dict[str, float]] = {}
     unjudged = 0
     for path in sorted((folder / "model_judgment").glob("*.jsonl")):
-        for i, j in enumerate(read_jsonl(path), start=1):
-            require_fields(path, i, j, ["question_id", "model"])
-            if j.get("score") is None:  # the judge gave no parsable grade for this answer
+        for i, rec in jsonl_rows(path):
+            j = checked(ArenaJudgment, rec, path, i)
+            if j.score is None:
                 unjudged += 1
                 continue
-            try:
-                grade = float(j["score"])
-            except (TypeError, ValueError) as err:
-                raise DataError(f"{path}: row {i}: field 'score' is not a number: {j['score']!r}") from err
-            grades.setdefault(j["question_id"], {})[canonical_model(j["model"])] = grade
+            grades.setdefault(j.question_id, {})[canonical_model(j.model)] = j.score
     rows, battles = [], []
     for qid, prompt in prompts.items():
         g = grades.get(qid, {})
         battles.extend(_pairwise_battles(prompt, g, "arena-bench-v1"))
         if WEAK_MODEL in g:
-            rows.append(_row("arena-bench-v1", qid, prompt, STRONG_MODEL, WEAK_MODEL, grade_score(g[WEAK_MODEL])))
+            rows.append(_row("arena-bench-v1", str(qid), prompt, STRONG_MODEL, WEAK_MODEL, grade_score(g[WEAK_MODEL])))
     logger.info(f"arena-bench-v1: {len(rows)} labelled prompts, {len(battles)} battles, {unjudged} answers without a grade")
     return rows, battles
 
@@ -273,6 +282,9 @@ def load_gpt4_dataset_rows(path: Path) -> tuple[list[dict], list[dict]]:
         for r in rows
     ]
     return rows, battles
+
+
+GRADED_SOURCES = ("routerbench-zs", "routerdc-7models")  # the multi-model sources `labels="graded"` changes
 
 
 def build_corpus(data_root: Path, sources: list[str], labels: str = "pair") -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -369,12 +381,17 @@ def grade_train_rows(corpus: pl.DataFrame, graded: pl.DataFrame) -> pl.DataFrame
     Why validation stays on the pair: every choice made on validation must be scored on the event
     the benchmarks measure (the strong model needed for *this* pair), whatever the training label."""
     regraded = graded.select("id", pl.col("weak_score").alias("_graded_score"), pl.col("label").alias("_graded_label"))
+    joined = corpus.join(regraded, on="id", how="left", maintain_order="left")
     use = (pl.col("split") == "train") & pl.col("_graded_score").is_not_null()
-    out = corpus.join(regraded, on="id", how="left", maintain_order="left").with_columns(
+    counts = joined.select(use.sum().alias("graded"), (use & (pl.col("_graded_label") != pl.col("label"))).sum().alias("flipped"))
+    out = joined.with_columns(
         pl.when(use).then(pl.col("_graded_score")).otherwise(pl.col("weak_score")).alias("weak_score"),
         pl.when(use).then(pl.col("_graded_label")).otherwise(pl.col("label")).alias("label"),
     )
-    logger.info(f"graded labels: {int(out.select(use.sum()).item())} of {int((corpus['split'] == 'train').sum())} train rows regraded; validation keeps the pair's labels")
+    logger.info(
+        f"graded labels: {counts['graded'].item()} of {int((corpus['split'] == 'train').sum())} train rows take a graded score "
+        f"({counts['flipped'].item()} of them change label); validation keeps the pair's labels"
+    )
     return out.drop("_graded_score", "_graded_label")
 
 

@@ -11,64 +11,92 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import polars as pl
+from pydantic import Field
 
+from ragrouter.data.records import NonBlank, Record, checked, csv_rows, jsonl_rows, read_text
 from ragrouter.data.sources import DataError
 
-ARENA_FIELDS = ["id", "model_a", "model_b", "prompt", "response_a", "response_b", "winner_model_a", "winner_model_b", "winner_tie"]
-GPT4_FIELDS = ["prompt", "mixtral_score"]
+class GPT4DatasetRow(Record):
+    prompt: str
+    mixtral_score: Annotated[int, Field(ge=1, le=5)]
 
 
-def _read_table(source: str | Path, split: str = "train") -> tuple[pl.DataFrame, str]:
+Flag = Annotated[int, Field(ge=0, le=1)]
+
+
+class Arena55kRow(Record):
+    id: int | str
+    model_a: NonBlank
+    model_b: NonBlank
+    prompt: str  # a JSON-encoded list of turns
+    winner_model_a: Flag
+    winner_model_b: Flag
+    winner_tie: Flag
+
+
+# The Anyscale sample of gpt4_dataset names its columns gpt4 / mixtral / label.
+GPT4_RENAMES = {"gpt4": "gpt4_response", "mixtral": "mixtral_response", "label": "mixtral_score"}
+
+
+def _read_records(source: str | Path, split: str = "train") -> tuple[list[tuple[int, dict]], str]:
+    """(row, record) of a local JSON / JSONL / parquet / CSV file, or of a hub dataset's split."""
     path = Path(source)
-    if path.exists():
-        if path.suffix == ".parquet":
-            return pl.read_parquet(path), str(path)
-        if path.suffix == ".csv":
-            return pl.read_csv(path), str(path)
-        if path.suffix == ".jsonl":
-            return pl.read_ndjson(path), str(path)
-        data = json.loads(path.read_text())
-        if isinstance(data, dict):  # pandas' column-oriented to_json: {column: {row_id: value}}
-            keys = list(next(iter(data.values())).keys())
-            return pl.DataFrame({"id": keys, **{col: [data[col][k] for k in keys] for col in data}}), str(path)
-        return pl.DataFrame(data), str(path)
-    import datasets  # only connected users get here
+    if not path.exists():
+        import datasets  # only connected users get here
 
-    ds = datasets.load_dataset(str(source), split=split)
-    return pl.from_arrow(ds.data.table), str(source)
-
-
-def _check_fields(df: pl.DataFrame, where: str, fields: list[str]) -> None:
-    missing = [f for f in fields if f not in df.columns]
-    if missing:
-        raise DataError(f"{where}: missing column(s) {missing} (columns: {df.columns})")
+        return list(enumerate(datasets.load_dataset(str(source), split=split).to_list())), str(source)
+    if path.suffix == ".jsonl":
+        return list(jsonl_rows(path)), str(path)
+    if path.suffix == ".csv":
+        return list(csv_rows(path, [])), str(path)
+    if path.suffix == ".parquet":
+        try:
+            return list(enumerate(pl.read_parquet(path).to_dicts())), str(path)
+        except (pl.exceptions.PolarsError, OSError) as err:
+            raise DataError(f"{path}: not a readable parquet file ({err})") from None
+    data = json.loads(read_text(path))
+    if isinstance(data, dict):  # pandas' column-oriented to_json: {column: {row_id: value}}
+        columns = [c for c in data.values() if isinstance(c, dict)]
+        if len(columns) != len(data):
+            raise DataError(f"{path}: a column-oriented JSON object must map each column to {{row id: value}}")
+        keys = list(columns[0]) if columns else []
+        data = [{"id": k, **{col: values.get(k) for col, values in data.items()}} for k in keys]
+    if not isinstance(data, list):
+        raise DataError(f"{path}: expected a JSON array of records or a column-oriented object")
+    return list(enumerate(data)), str(path)
 
 
 def load_gpt4_dataset(source: str | Path) -> pl.DataFrame:
-    """routellm/gpt4_dataset -> id, prompt, source, gpt4_response, mixtral_response, mixtral_score.
-
-    The Anyscale sample names the columns gpt4 / mixtral / label; both spellings are accepted.
-    """
-    df, where = _read_table(source)
-    df = df.rename({k: v for k, v in {"gpt4": "gpt4_response", "mixtral": "mixtral_response", "label": "mixtral_score"}.items() if k in df.columns})
-    _check_fields(df, where, GPT4_FIELDS)
-    if "id" not in df.columns:
-        df = df.with_row_index("id")
-    if "source" in df.columns and isinstance(df["source"].dtype, pl.List):  # the sample wraps it in a list
-        df = df.with_columns(pl.col("source").list.first())
-    for i, score in enumerate(df["mixtral_score"].to_list()):
-        if score is None or int(score) != score or not 1 <= int(score) <= 5:
-            raise DataError(f"{where}: row {i}: field 'mixtral_score' must be an integer 1-5, got {score!r}")
-    return df.with_columns(pl.col("id").cast(pl.String), pl.col("mixtral_score").cast(pl.Int64))
+    """routellm/gpt4_dataset -> id, prompt, source, gpt4_response, mixtral_response, mixtral_score."""
+    records, where = _read_records(source)
+    rows = []
+    for i, rec in records:
+        rec = {GPT4_RENAMES.get(k, k): v for k, v in rec.items()} if isinstance(rec, dict) else rec
+        r = checked(GPT4DatasetRow, rec, where, i)
+        extra = r.model_extra or {}
+        src = extra.get("source")
+        rows.append(
+            {
+                "id": str(extra.get("id", i)),
+                "prompt": r.prompt,
+                "source": str(src[0] if isinstance(src, list) and src else src) if src is not None else None,
+                "gpt4_response": None if extra.get("gpt4_response") is None else str(extra["gpt4_response"]),
+                "mixtral_response": None if extra.get("mixtral_response") is None else str(extra["mixtral_response"]),
+                "mixtral_score": r.mixtral_score,
+            }
+        )
+    schema = {"id": pl.String, "prompt": pl.String, "source": pl.String, "gpt4_response": pl.String, "mixtral_response": pl.String, "mixtral_score": pl.Int64}
+    return pl.DataFrame(rows, schema=schema)
 
 
 def _first_turn(cell: str, where: str, row: int, field: str) -> str:
     """Arena stores prompts and responses as JSON-encoded lists of turns."""
     try:
         turns = json.loads(cell)
-    except (TypeError, json.JSONDecodeError) as err:
+    except json.JSONDecodeError as err:
         raise DataError(f"{where}: row {row}: field {field!r} is not a JSON list of turns") from err
     if not isinstance(turns, list) or not turns:
         raise DataError(f"{where}: row {row}: field {field!r} is not a non-empty JSON list of turns")
@@ -77,20 +105,12 @@ def _first_turn(cell: str, where: str, row: int, field: str) -> str:
 
 def load_arena_55k(source: str | Path) -> pl.DataFrame:
     """lmarena-ai/arena-human-preference-55k -> battles: id, prompt, model_a, model_b, winner."""
-    df, where = _read_table(source)
-    _check_fields(df, where, ARENA_FIELDS)
+    records, where = _read_records(source)
     rows = []
-    for i, r in enumerate(df.iter_rows(named=True)):
-        flags = [int(r["winner_model_a"]), int(r["winner_model_b"]), int(r["winner_tie"])]
+    for i, rec in records:
+        r = checked(Arena55kRow, rec, where, i)
+        flags = [r.winner_model_a, r.winner_model_b, r.winner_tie]
         if sorted(flags) != [0, 0, 1]:
             raise DataError(f"{where}: row {i}: exactly one of winner_model_a / winner_model_b / winner_tie must be 1, got {flags}")
-        rows.append(
-            {
-                "id": str(r["id"]),
-                "prompt": _first_turn(r["prompt"], where, i, "prompt"),
-                "model_a": r["model_a"],
-                "model_b": r["model_b"],
-                "winner": ["model_a", "model_b", "tie"][flags.index(1)],
-            }
-        )
-    return pl.DataFrame(rows)
+        rows.append({"id": str(r.id), "prompt": _first_turn(r.prompt, where, i, "prompt"), "model_a": r.model_a, "model_b": r.model_b, "winner": ["model_a", "model_b", "tie"][flags.index(1)]})
+    return pl.DataFrame(rows, schema={"id": pl.String, "prompt": pl.String, "model_a": pl.String, "model_b": pl.String, "winner": pl.String})

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+from loguru import logger
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -81,9 +82,12 @@ class ValidationSet:
 
 def validation_scores(router, rows: pl.DataFrame) -> pl.DataFrame:
     """A trained router's scores on the corpus' validation rows (id, source, label, score): the
-    file the report's per-source validation table reads, one per router and seed."""
+    file the report's per-source validation table reads, one per router and seed. The training
+    log gets its summary: the final router's validation, after any epoch or grid choice."""
     rows = rows.filter(pl.col("split") == "validation") if "split" in rows.columns else rows
     scores = router.strong_win_rates(rows["prompt"].to_list()) if rows.height else np.zeros(0)
+    if rows.height:
+        logger.info(f"final router: validation ({rows.height} prompts) {ValidationSet.of(rows).summary(scores)}")
     return rows.select("id", "source", "label").with_columns(pl.Series("score", np.asarray(scores, dtype=np.float64)))
 
 

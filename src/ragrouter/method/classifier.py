@@ -138,21 +138,24 @@ def query_inputs(
     exclude: list[list[int]] | None = None,
     tokenizer=None,
     max_tokens: int | None = None,
-) -> tuple[list[str], np.ndarray, np.ndarray]:
+) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
     """The classifier's text per prompt (the RAG prompt, or the bare query when `kb` is None), the
-    query vectors, and the raw `numeric_features` (n, m), m = 0 when none applies.
+    query vectors, the raw `numeric_features` (n, m), m = 0 when none applies, and their m names.
     `exclude[i]`: KB ids prompt i must not retrieve (see `family_exclusions`). With `budget: tokens`
     the prompt fits `max_tokens` of the classifier's `tokenizer`."""
     prompts = list(prompts)
     vectors, statistics = features.vectors_and_statistics(prompts)
-    numbers = [statistics] if "structure" in params["numeric_features"] and statistics is not None else []
-    if kb is None:
-        return prompts, vectors, np.concatenate(numbers, 1) if numbers else np.zeros((len(prompts), 0), dtype=np.float32)
-    ids, dist = kb.search(vectors, params["neighbours"], exclude)
-    if "neighbours" in params["numeric_features"]:
-        numbers.append(neighbour_numbers(kb, ids, dist))
-    numbers = np.concatenate(numbers, 1) if numbers else np.zeros((len(prompts), 0), dtype=np.float32)
-    return _rag_texts(kb, prompts, ids, dist, params, tokenizer, max_tokens), vectors, numbers
+    numbers, names = [], []
+    if "structure" in params["numeric_features"] and statistics is not None:
+        numbers, names = [statistics], list(STRUCTURE_STATISTICS)
+    texts = prompts
+    if kb is not None:
+        ids, dist = kb.search(vectors, params["neighbours"], exclude)
+        if "neighbours" in params["numeric_features"]:
+            numbers.append(neighbour_numbers(kb, ids, dist))
+            names += list(NEIGHBOUR_NUMBERS)
+        texts = _rag_texts(kb, prompts, ids, dist, params, tokenizer, max_tokens)
+    return texts, vectors, np.concatenate(numbers, 1) if numbers else np.zeros((len(prompts), 0), dtype=np.float32), names
 
 
 def _rag_texts(kb: KnowledgeBase, prompts: list[str], ids: np.ndarray, dist: np.ndarray, params: dict[str, Any], tokenizer, max_tokens: int | None) -> list[str]:
@@ -197,7 +200,7 @@ class RAGRouter(Router):
             return np.empty(0, dtype=np.float64)
         if self.features is None:
             raise RuntimeError("RAGRouter: attach a FeatureTable (router.features) before scoring")
-        texts, vectors, numbers = query_inputs(self.kb, prompts, self.features, self.params, tokenizer=self.classifier.tokenizer, max_tokens=self.classifier.max_length)
+        texts, vectors, numbers, _ = query_inputs(self.kb, prompts, self.features, self.params, tokenizer=self.classifier.tokenizer, max_tokens=self.classifier.max_length)
         return self.classifier.strong_win_rates(texts, joined_features(vectors, numbers, self.params["numeric_scaling"]))
 
     def save(self, path: str | Path) -> None:
@@ -241,13 +244,6 @@ def joined_features(vectors: np.ndarray, numbers: np.ndarray, scaling: dict[str,
     return np.concatenate([vectors, standard.astype(np.float32)], axis=1)
 
 
-def numeric_names(params: dict[str, Any], width: int) -> list[str]:
-    """Names of the `width` numeric features, in `query_inputs`' order."""
-    names = list(STRUCTURE_STATISTICS) if "structure" in params["numeric_features"] and width >= len(STRUCTURE_STATISTICS) else []
-    names += list(NEIGHBOUR_NUMBERS) if "neighbours" in params["numeric_features"] and width > len(names) else []
-    return names
-
-
 def train(
     rows: pl.DataFrame,
     validation: pl.DataFrame,
@@ -275,7 +271,7 @@ def train(
     frames, p["numeric_scaling"] = [], None
     for split, part in (("train", rows), ("validation", validation)):
         exclude = family_exclusions(kb, part, family_rows) if kb is not None else None
-        texts, vectors, numbers = query_inputs(kb, part["prompt"].to_list(), features, p, exclude, tokenizer, max_tokens)
+        texts, vectors, numbers, names = query_inputs(kb, part["prompt"].to_list(), features, p, exclude, tokenizer, max_tokens)
         if split == "train" and numbers.shape[1]:
             p["numeric_scaling"] = numeric_scaling(numbers)
         joined = joined_features(vectors, numbers, p["numeric_scaling"])
@@ -286,11 +282,11 @@ def train(
         )
         if split == "validation" and numbers.shape[1] and validation.height:
             val = ValidationSet.of(validation)
-            logger.info("ragrouter: validation ROC-AUC (per source) of each number alone: " + ", ".join(f"{name} {val.auc(numbers[:, j], 'per_source'):.3f}" for j, name in enumerate(numeric_names(p, numbers.shape[1]))))
+            logger.info("ragrouter: validation ROC-AUC (per source) of each number alone: " + ", ".join(f"{name} {val.auc(numbers[:, j], 'per_source'):.3f}" for j, name in enumerate(names)))
     frame = pl.concat(frames, how="vertical")
     logger.info(
         f"ragrouter: {rows.height} training and {validation.height} validation prompts, rag={'on' if kb is not None else 'off'}, "
-        f"classifier features {len(frame['features'][0])}-d (query vector + numbers {numeric_names(p, len(p['numeric_scaling']['mean']) if p['numeric_scaling'] else 0)}); "
+        f"classifier features {len(frame['features'][0])}-d (query vector + numbers {names}); "
         f"first training input:\n{frame['prompt'][0]}"
     )
     classifier = bert_classifier.train(frame, {"labels": "weak_score", **classifier_params}, seed, model_dir)

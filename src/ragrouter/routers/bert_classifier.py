@@ -45,7 +45,7 @@ from ragrouter.common.truncation import check_truncation, truncate_ids
 from ragrouter.evaluation.validation import ValidationSet
 from ragrouter.routers.base import Router
 
-KIND = "bert_classifier"
+KIND = "bert"  # the config kind; checkpoints saved before record "bert_classifier"
 FEATURE_HEAD = "feature_head.pt"
 # Label schemes: classes per weak_score 1-5, the class names, and which classes mean "strong needed".
 # three_way is RouteLLM's BERT router; weak_score is RAGRouter's 5-class predictor (1-3 -> strong).
@@ -211,13 +211,14 @@ class BertClassifierRouter(Router):
                 feature_dim = self.feature_head.in_features
                 torch.save(self.feature_head.state_dict(), tmp / FEATURE_HEAD)
             meta = {"max_length": self.max_length, "truncation": self.truncation, "batch_size": self.batch_size, "dtype": self.dtype}
-            tu.write_meta(tmp, {"kind": KIND, **meta, "labels": self.labels, "feature_dim": feature_dim})
+            settings = {"max_length": self.max_length, "truncation": self.truncation, "labels": self.labels}
+            tu.write_meta(tmp, {"kind": KIND, **meta, "labels": self.labels, "feature_dim": feature_dim, "settings": settings})
 
     @staticmethod
     def load(path: str | Path) -> BertClassifierRouter:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        meta = tu.read_meta(path, KIND)
+        meta = tu.read_meta(path, KIND, aliases=("bert_classifier",))
         model = AutoModelForSequenceClassification.from_pretrained(path, dtype=tu.dtype_of(meta["dtype"], KIND))
         tokenizer = AutoTokenizer.from_pretrained(path)
         head = None
@@ -230,6 +231,12 @@ class BertClassifierRouter(Router):
 
 def load(path: str | Path) -> BertClassifierRouter:
     return BertClassifierRouter.load(path)
+
+
+def expected_settings(params: dict) -> dict:
+    """What a checkpoint trained with these (configured) params records as its `settings`."""
+    p = resolve_params(DEFAULTS, params, KIND)
+    return {"max_length": p["max_length"], "truncation": p["truncation"], "labels": p["labels"]}
 
 
 def _evaluate(model, head, seqs: list[list[int]], feats, targets: np.ndarray, val: ValidationSet, metric: str, pad: int, batch_size: int, dtype, scheme: str) -> tuple[float, float]:
@@ -305,10 +312,10 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Bert
 
     rng = np.random.default_rng(seed)
     steps_per_epoch = math.ceil(len(train_seqs) / p["batch_size"])
-    parameters = list(model.parameters()) + (list(head.parameters()) if head is not None else [])
     groups = [{"params": list(model.parameters())}]
     if head is not None:
         groups.append({"params": list(head.parameters()), "lr": p["feature_learning_rate"] or p["learning_rate"]})
+    parameters = [t for g in groups for t in g["params"]]
     optimizer, scheduler = tu.adamw_with_schedule(groups, p, steps_per_epoch)
     best = {"auc": -math.inf, "loss": math.inf, "epoch": 0, "state": None}
     for epoch in range(1, p["epochs"] + 1):
@@ -336,15 +343,7 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Bert
         if head is not None:
             head.load_state_dict(best["state"][1])
     logger.info(f"{KIND}: kept epoch {best['epoch']} (validation ROC-AUC {best['auc']:.4f}); training took {clock():.0f} s")
-    router = BertClassifierRouter(model, tokenizer, p["max_length"], p["truncation"], p["eval_batch_size"], p["inference_dtype"], scheme, head)
-    if val_rows.height:
-        t0 = tu.Stopwatch()
-        scores = router.strong_win_rates(val_rows["prompt"].to_list(), val_feats.numpy() if val_feats is not None else None)
-        logger.info(
-            f"{KIND}: final router ({p['inference_dtype']}) validation {val.summary(scores)}, "
-            f"scoring {val_rows.height / t0():.1f} prompts/s"
-        )
-    return router
+    return BertClassifierRouter(model, tokenizer, p["max_length"], p["truncation"], p["eval_batch_size"], p["inference_dtype"], scheme, head)
 
 
 __all__ = ["DEFAULTS", "LABEL_SCHEMES", "BertClassifierRouter", "class_of", "load", "strong_win_rate_from_logits", "three_way_label", "train"]

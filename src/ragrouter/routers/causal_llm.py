@@ -253,6 +253,7 @@ class CausalLLMRouter(Router):
                     "batch_size": self.batch_size,
                     "dtype": self.dtype,
                     "label_tokens": LABEL_TOKENS,
+                    "settings": {"max_query_tokens": self.max_query_tokens, "truncation": self.truncation, "system_message": self.system_message},
                 },
             )
 
@@ -261,6 +262,8 @@ class CausalLLMRouter(Router):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         meta = tu.read_meta(path, KIND)
+        if meta["label_tokens"] != LABEL_TOKENS:
+            raise ValueError(f"{path}/router.json: checkpoint label tokens {meta['label_tokens']} differ from this code's {LABEL_TOKENS}")
         model = AutoModelForCausalLM.from_pretrained(path, dtype=tu.dtype_of(meta["dtype"], KIND))
         tokenizer = AutoTokenizer.from_pretrained(path)
         return CausalLLMRouter(
@@ -270,6 +273,12 @@ class CausalLLMRouter(Router):
 
 def load(path: str | Path) -> CausalLLMRouter:
     return CausalLLMRouter.load(path)
+
+
+def expected_settings(params: dict) -> dict:
+    """What a checkpoint trained with these (configured) params records as its `settings`."""
+    p = resolve_params(DEFAULTS, params, KIND)
+    return {"max_query_tokens": p["max_query_tokens"], "truncation": p["truncation"], "system_message": p["system_message"] if p["system_message"] is not None else SYSTEM_MESSAGE}
 
 
 def _freeze_lower_layers(model, train_layers: int | None) -> bool:

@@ -19,7 +19,7 @@ from ragrouter.common.embeddings import CachedEncoder, SentenceEncoder, load_emb
 from ragrouter.common.io import atomic_dir
 from ragrouter.common.seeding import seed_everything
 from ragrouter.routers.base import Router
-from ragrouter.routers.kinds import BACKBONE_KINDS, CHECKPOINT_KINDS, CORPUS_KINDS
+from ragrouter.routers.kinds import BACKBONE_KINDS, CHECKPOINT_KINDS, router_module
 
 CHECKPOINT = "router.pkl"
 
@@ -41,11 +41,10 @@ def train_router(
 ) -> Router:
     seed_everything(seed)
     logger.info(f"training {kind} (seed {seed}) on {corpus.filter(pl.col('split') == 'train').height} train / {corpus.filter(pl.col('split') == 'validation').height} validation rows, {battles.height} battles; params {params}")
-    if kind in CORPUS_KINDS:
-        return importlib.import_module(CORPUS_KINDS[kind]).train(corpus, battles, encoder, params, seed)
+    module = importlib.import_module(router_module(kind))
     if kind in BACKBONE_KINDS:
-        return importlib.import_module(BACKBONE_KINDS[kind]).train(corpus, params, seed, str(model_dir))
-    raise ValueError(f"unknown router kind {kind!r}; known: {sorted(CORPUS_KINDS) + sorted(BACKBONE_KINDS)}")
+        return module.train(corpus, params, seed, str(model_dir))
+    return module.train(corpus, battles, encoder, params, seed)
 
 
 def save_checkpoint(router: Router, out_dir: str | Path) -> None:
@@ -71,6 +70,24 @@ def load_checkpoint(out_dir: str | Path) -> Router:
             raise ValueError(f"{meta}: unknown router kind {kind!r}; known: {sorted(CHECKPOINT_KINDS)}")
         return importlib.import_module(CHECKPOINT_KINDS[kind]).load(out_dir)
     return Router.load(out_dir / CHECKPOINT)
+
+
+def check_checkpoint_settings(out_dir: str | Path, kind: str, params: dict) -> None:
+    """A backbone router's checkpoint must have been trained with the settings `params` (the
+    configured ones) give now: max length, truncation, label scheme or prompt. A mismatch (e.g. a
+    checkpoint kept from another config) is an error, not a silent use of the saved values."""
+    if kind not in BACKBONE_KINDS:
+        return
+    meta_path = Path(out_dir) / "router.json"
+    saved = json.loads(meta_path.read_text()).get("settings")
+    if saved is None:
+        logger.warning(f"{meta_path}: checkpoint records no training settings (saved before they were); not checked")
+        return
+    expected = importlib.import_module(BACKBONE_KINDS[kind]).expected_settings(params)
+    wrong = {k: (saved.get(k), v) for k, v in expected.items() if saved.get(k) != v}
+    if wrong:
+        detail = "; ".join(f"{k}: trained with {was!r}, configured {now!r}" for k, (was, now) in wrong.items())
+        raise ValueError(f"{meta_path}: checkpoint settings differ from the configuration ({detail}); retrain it")
 
 
 def attach_embeddings(router: Router, embedding_files: Sequence[str | Path]) -> None:

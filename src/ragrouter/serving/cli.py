@@ -22,31 +22,33 @@ import polars as pl
 import torch
 
 from ragrouter.common.io import atomic_path, setup_logging
+from ragrouter.data.records import NonBlank, Record, checked, jsonl_rows, read_text
+from ragrouter.data.sources import DataError
+
+
+class RoutePrompt(Record):
+    prompt: NonBlank
 
 
 def read_prompts(source: str) -> list[str]:
-    """Prompts from a text, .jsonl or .parquet file, or from stdin (`-`); a clear error names the bad row."""
+    """Prompts from a text file (one per line), .jsonl (`{"prompt": ...}` per line) or .parquet (a
+    `prompt` column), or from stdin (`-`). Blank lines of a text file are skipped; anything else
+    that is not a non-blank string is a DataError naming the file, row and field."""
     if source == "-":
         return [line.rstrip("\n") for line in sys.stdin if line.strip()]
     path = Path(source)
     if not path.exists():
-        raise SystemExit(f"ragrouter route: input file {path} does not exist")
+        raise DataError(f"input file {path} does not exist")
     if path.suffix == ".parquet":
-        table = pl.read_parquet(path)
-        if "prompt" not in table.columns:
-            raise SystemExit(f"ragrouter route: {path} has no `prompt` column (columns: {table.columns})")
-        return table["prompt"].to_list()
-    if path.suffix == ".jsonl":
-        prompts = []
-        for row, line in enumerate(path.read_text().splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                prompts.append(str(json.loads(line)["prompt"]))
-            except (json.JSONDecodeError, KeyError, TypeError) as err:
-                raise SystemExit(f"ragrouter route: {path} line {row}: field `prompt` missing or not JSON ({err})") from err
-        return prompts
-    return [line for line in path.read_text().splitlines() if line.strip()]
+        try:
+            records = list(enumerate(pl.read_parquet(path).to_dicts()))
+        except (pl.exceptions.PolarsError, OSError) as err:
+            raise DataError(f"{path}: not a readable parquet file ({err})") from None
+    elif path.suffix == ".jsonl":
+        records = list(jsonl_rows(path))
+    else:
+        return [line for line in read_text(path).splitlines() if line.strip()]
+    return [checked(RoutePrompt, rec, path, row).prompt for row, rec in records]
 
 
 def route_command(args: argparse.Namespace) -> None:
@@ -58,21 +60,23 @@ def route_command(args: argparse.Namespace) -> None:
         raise SystemExit("ragrouter route: give exactly one of --threshold or --strong-percent")
     if args.strong_percent is not None and not args.calibration:
         raise SystemExit("ragrouter route: --strong-percent needs --calibration (a corpus parquet from the training distribution)")
-    try:
+    try:  # a DataError is a ValueError: bad input, calibration file or checkpoint settings
+        prompts = read_prompts(args.input)
+        calibration = None
+        if args.threshold is None:
+            calibration = (
+                serve.calibration_prompts(args.calibration, args.calibration_limit)
+                if args.calibration.endswith(".parquet")
+                else read_prompts(args.calibration)[: args.calibration_limit]
+            )
         router = serve.load_router(args.router, args.encoder, args.fusion, args.max_length)
     except ValueError as err:
         raise SystemExit(f"ragrouter route: {err}") from err
     threshold = args.threshold
     if threshold is None:
-        calibration = (
-            serve.calibration_prompts(args.calibration, args.calibration_limit)
-            if args.calibration.endswith(".parquet")
-            else read_prompts(args.calibration)[: args.calibration_limit]
-        )
         calibration_scores, *_ = serve.timed_scores(router, calibration)
         threshold = serve.calibrate_threshold(calibration_scores, args.strong_percent)
         print(f"threshold {threshold:.6f} sends {args.strong_percent:g}% of {len(calibration_scores)} calibration prompts to the strong model", file=sys.stderr)
-    prompts = read_prompts(args.input)
     scores, rate, _ = serve.timed_scores(router, prompts)
     strong = serve.route(scores, threshold)
     lines = [
@@ -113,7 +117,27 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--threads", type=int, default=max(1, torch.get_num_threads()))
     r.add_argument("--verbose", action="store_true")
     r.set_defaults(func=route_command)
+    sv = sub.add_parser("serve", help="RouteLLM's OpenAI-compatible server, routing with this RAGRouter (model router-ragrouter-<threshold>)")
+    for flag in ("--router", "--encoder", "--fusion"):
+        sv.add_argument(flag, required=flag != "--fusion", help=f"as for `ragrouter route {flag}`")
+    sv.add_argument("--max-length", type=int, help="as for `ragrouter route --max-length`")
+    sv.add_argument("--strong-model", required=True, help="the strong model's name for the backend, e.g. openai/gpt-4o (LiteLLM naming)")
+    sv.add_argument("--weak-model", required=True, help="the weak model's name for the backend")
+    sv.add_argument("--base-url", help="OpenAI-compatible base URL of both models (default: LiteLLM's provider default)")
+    sv.add_argument("--api-key", help="API key for --base-url (default: the provider's environment variable)")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=6060)
+    sv.add_argument("--threads", type=int, default=max(1, torch.get_num_threads()))
+    sv.set_defaults(func=serve_command)
     return parser
+
+
+def serve_command(args: argparse.Namespace) -> None:
+    from ragrouter.serving.routellm_server import serve
+
+    setup_logging(None, level="WARNING")
+    torch.set_num_threads(args.threads)
+    serve(args)
 
 
 def main(argv: list[str] | None = None) -> None:

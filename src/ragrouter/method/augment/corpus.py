@@ -20,7 +20,7 @@ import polars as pl
 from loguru import logger
 from tqdm import tqdm
 
-from ragrouter.data.benchmarks import read_jsonl
+from ragrouter.data.records import jsonl_rows
 from ragrouter.data.corpus import routing_label
 from ragrouter.method.augment.guards import (
     code_line_share,
@@ -57,8 +57,8 @@ def load_unlabelled(entries: list[dict[str, Any]], selection: dict[str, Any]) ->
     rows = []
     for entry in entries:
         path, fld, source = Path(entry["path"]), entry.get("field", "question"), entry.get("source") or Path(entry["path"]).stem
-        for i, rec in enumerate(read_jsonl(path), start=1):
-            text = rec.get(fld)
+        for i, (_, rec) in enumerate(jsonl_rows(path), start=1):
+            text = rec.get(fld) if isinstance(rec, dict) else None
             if not isinstance(text, str) or not text.strip():
                 continue
             rows.append({"id": f"{source}:{i}", "prompt": text, "source": source})

@@ -40,6 +40,7 @@ from tqdm import tqdm
 from ragrouter.common.io import sha1_text, write_json
 from ragrouter.data.benchmarks import STRONG_MODEL, WEAK_MODEL
 from ragrouter.data.corpus import routing_label
+from ragrouter.method.augment.params import JUDGE_CACHE_DIR
 
 DEFAULT_JUDGE_PARAMS: dict[str, Any] = {
     "base_url": "http://127.0.0.1:8000/v1",  # any OpenAI-compatible server (vLLM, OpenAI, ...)
@@ -47,7 +48,7 @@ DEFAULT_JUDGE_PARAMS: dict[str, Any] = {
     "strong_model": STRONG_MODEL,
     "weak_model": WEAK_MODEL,
     "judge_model": STRONG_MODEL,
-    "cache_dir": "resources/judge_cache",  # git-ignored like every intermediate; results/ holds outputs only
+    "cache_dir": JUDGE_CACHE_DIR,
     "timeout_s": 60.0,  # per request
     "max_retries": 6,  # transport retries per request (timeouts, 429, 5xx)
     "backoff_base_s": 1.0,  # delay before retry k is base * 2**k (capped), plus jitter

@@ -10,6 +10,10 @@ from typing import Any
 
 from ragrouter.data.benchmarks import STRONG_MODEL, WEAK_MODEL
 
+# Where the LLM judge caches its answers (git-ignored like every intermediate; results/ holds
+# outputs only). The workflow declares it as an input of augment_corpus (rules/common.smk).
+JUDGE_CACHE_DIR = "resources/judge_cache"
+
 DEFAULT_PARAMS: dict[str, Any] = {
     # Extra rows relative to the size of the corpus given to `augment_corpus` (thesis: 175k -> 225k,
     # +29 %). null = every variant the generators yield (used to measure yields).
