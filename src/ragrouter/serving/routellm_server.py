@@ -7,10 +7,8 @@ Stage: serving. Reads a RAGRouter checkpoint (rule train_ragrouter) and its enco
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import os
 from pathlib import Path
-
-import numpy as np
 
 from ragrouter.serving.routellm_bridge import key_for_import, routellm_routers
 
@@ -20,8 +18,8 @@ ROUTER_NAME = "ragrouter"  # RouteLLM model names are router-<name>-<threshold>:
 def register(name: str = ROUTER_NAME) -> type:
     """Add our RAGRouter to RouteLLM's registry under `name`; returns the class. Its constructor takes
     what a RouteLLM YAML config can carry: `checkpoint_dir`, `encoder_dir`, `fusion_dir` (fused
-    features), `max_length`. Scores go through `RAGRouter.strong_win_rates` (batched, as
-    `ragrouter route`); repeated prompts are answered from a cache of `cache_size` scores."""
+    features), `max_length`. RouteLLM asks for one prompt at a time; the score is `ragrouter route`'s
+    (`RAGRouter.strong_win_rates`), and repeated prompts are answered from a cache of `cache_size`."""
     rr = routellm_routers()
     if name in rr.ROUTER_CLS:
         return rr.ROUTER_CLS[name]
@@ -38,10 +36,6 @@ def register(name: str = ROUTER_NAME) -> type:
         def calculate_strong_win_rate(self, prompt: str) -> float:
             return self._cached(prompt)
 
-        def batch_strong_win_rates(self, prompts: Sequence[str]) -> np.ndarray:
-            return self.router.strong_win_rates(list(prompts))
-
-    RAGRouterForRouteLLM.__name__ = RAGRouterForRouteLLM.__qualname__ = "RAGRouterForRouteLLM"
     rr.ROUTER_CLS[name] = RAGRouterForRouteLLM
     rr.NAME_TO_CLS[RAGRouterForRouteLLM] = name
     return RAGRouterForRouteLLM
@@ -78,7 +72,10 @@ def serve(args) -> None:
 
     for error in (ValueError, KeyError, IndexError, TypeError):
         openai_server.app.add_exception_handler(error, bad_request)
-    uvicorn.run(openai_server.app, host=args.host, port=args.port, log_level="warning")
+    try:
+        uvicorn.run(openai_server.app, host=args.host, port=args.port, log_level="warning")
+    finally:
+        os.unlink(fh.name)
 
 
 __all__ = ["ROUTER_NAME", "register", "serve"]
