@@ -20,12 +20,13 @@ import numpy as np
 import pytest
 
 pytestmark = pytest.mark.slow
-STRONG, WEAK = "openai/strong-standin", "openai/weak-standin"
+# LiteLLM names: each provider prefix takes its own base URL, so the two stand-ins are two servers
+STRONG, WEAK = "openai/strong-standin", "hosted_vllm/weak-standin"
 
 
 class StandInModels(BaseHTTPRequestHandler):
-    """OpenAI-compatible stand-ins on loopback: chat completions answer with the model asked for;
-    embeddings are a fixed function of the text (for RouteLLM's MF router)."""
+    """An OpenAI-compatible stand-in model on loopback: chat completions answer with the server's
+    name; embeddings are a fixed function of the text (for RouteLLM's MF router)."""
 
     def do_POST(self):  # noqa: N802 (http.server's name)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -36,7 +37,7 @@ class StandInModels(BaseHTTPRequestHandler):
         else:
             with self.server.lock:
                 self.server.calls.append(body["model"])
-            message = {"role": "assistant", "content": f"answered by {body['model']}"}
+            message = {"role": "assistant", "content": f"answered by {self.server.name}"}
             reply = {"id": "chatcmpl-standin", "object": "chat.completion", "created": 0, "model": body["model"], "choices": [{"index": 0, "message": message, "finish_reason": "stop"}], "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
         out = json.dumps(reply).encode()
         self.send_response(200)
@@ -51,11 +52,16 @@ class StandInModels(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def stand_in():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), StandInModels)
-    server.calls, server.lock, server.dim = [], threading.Lock(), 1536
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
+    """The strong and the weak stand-in model servers."""
+    servers = {}
+    for name in ("strong", "weak"):
+        server = ThreadingHTTPServer(("127.0.0.1", 0), StandInModels)
+        server.name, server.calls, server.lock, server.dim = name, [], threading.Lock(), 1536
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers[name] = server
+    yield servers
+    for server in servers.values():
+        server.shutdown()
 
 
 def _free_port() -> int:
@@ -69,8 +75,13 @@ def routellm_server(tiny_ragrouter, minilm_dir, stand_in, tmp_path_factory):
     port = _free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     cmd = [sys.executable, "-m", "ragrouter.serving.cli", "serve", "--router", str(tiny_ragrouter), "--encoder", minilm_dir, "--max-length", "32"]
-    cmd += ["--strong-model", STRONG, "--weak-model", WEAK, "--base-url", f"http://127.0.0.1:{stand_in.server_port}/v1", "--api-key", "loopback", "--port", str(port), "--threads", "1"]
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    cmd += ["--strong-model", STRONG, "--weak-model", WEAK, "--api-key", "loopback", "--port", str(port), "--threads", "1"]
+    env = {
+        **os.environ,
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "OPENAI_BASE_URL": f"http://127.0.0.1:{stand_in['strong'].server_port}/v1",
+        "HOSTED_VLLM_API_BASE": f"http://127.0.0.1:{stand_in['weak'].server_port}/v1",
+    }
     env.pop("OPENAI_API_KEY", None)  # our router needs none
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
@@ -120,9 +131,10 @@ def test_openai_client_requests_reach_the_model_the_threshold_picks(routellm_ser
     for prompt in (PROBE_HARD, PROBE_EASY):
         reply = client.chat.completions.create(model=f"router-ragrouter-{threshold:.6f}", messages=[{"role": "user", "content": prompt}])
         answers[prompt] = reply.choices[0].message.content
-    assert answers == {PROBE_HARD: "answered by strong-standin", PROBE_EASY: "answered by weak-standin"}
+    assert answers == {PROBE_HARD: "answered by strong", PROBE_EASY: "answered by weak"}
+    assert stand_in["strong"].calls == ["strong-standin"] and stand_in["weak"].calls == ["weak-standin"]
     reply = client.chat.completions.create(model="router-ragrouter-1", messages=[{"role": "user", "content": PROBE_HARD}])
-    assert reply.choices[0].message.content == "answered by weak-standin"  # no score reaches 1
+    assert reply.choices[0].message.content == "answered by weak"  # no score reaches 1
 
 
 def test_bounded_load_with_malformed_requests_never_crashes_the_server(routellm_server):
@@ -176,7 +188,7 @@ def test_released_routers_score_from_checkpoints_in_routellm_formats(stand_in, m
     torch.manual_seed(0)
     MFModel(dim=16, num_models=64, text_dim=1536, num_classes=1, use_proj=True).save_pretrained(tmp_path / "mf")
     prompts = ["What is 2 + 2?", "Prove Fermat's last theorem.", "hello"]
-    mf = released_router_scores("mf", {"checkpoint_path": str(tmp_path / "mf"), "hidden_size": 16}, prompts, f"http://127.0.0.1:{stand_in.server_port}/v1")
+    mf = released_router_scores("mf", {"checkpoint_path": str(tmp_path / "mf"), "hidden_size": 16}, prompts, f"http://127.0.0.1:{stand_in['strong'].server_port}/v1")
     assert mf.shape == (3,) and np.all((mf > 0) & (mf < 1)) and len(set(mf.round(9))) == 3
 
     config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64, num_labels=3)
