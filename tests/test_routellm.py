@@ -17,7 +17,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import numpy as np
+import polars as pl
 import pytest
+
+from ragrouter.common.io import sha1_text
+from ragrouter.routers.base import check_score_file, write_scores
 
 pytestmark = pytest.mark.slow
 # LiteLLM names: each provider prefix takes its own base URL, so the two stand-ins are two servers
@@ -196,3 +200,8 @@ def test_released_routers_score_from_checkpoints_in_routellm_formats(stand_in, m
     AutoTokenizer.from_pretrained(minilm_dir).save_pretrained(tmp_path / "bert")
     bert = released_router_scores("bert", {"checkpoint_path": str(tmp_path / "bert")}, prompts)
     assert bert.shape == (3,) and np.all((bert >= 0) & (bert <= 1))
+    # ordinary score files, as rule score_released_router writes them, pass the metrics' checks
+    benchmark = pl.DataFrame({"row": [0, 1, 2], "prompt": prompts}).with_columns(pl.col("prompt").map_elements(sha1_text, return_dtype=pl.String).alias("prompt_sha1"))
+    for name, scores in (("mf", mf), ("bert", bert)):
+        write_scores(benchmark, scores, tmp_path / f"{name}.parquet")
+        np.testing.assert_allclose(check_score_file(pl.read_parquet(tmp_path / f"{name}.parquet"), benchmark, name), scores)
