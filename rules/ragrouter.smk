@@ -184,6 +184,9 @@ rule score_ragrouter:
         features="resources/ragrouter/features/feat-{feat}/{benchmark}.parquet",
     output:
         "results/scores/{benchmark}/ragrouter_aug-{aug}_sample-{sample}_feat-{feat}_rag-{rag}/seed-{seed}.parquet",
+    params:
+        kind="ragrouter",  # its feature settings are checked by the router itself when it loads
+        params={},
     threads: 2
     log:
         "logs/score_ragrouter/{benchmark}/aug-{aug}_sample-{sample}_feat-{feat}_rag-{rag}/seed-{seed}.log",

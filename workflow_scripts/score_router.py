@@ -17,8 +17,7 @@ from ragrouter.routers.registry import attach_embeddings, check_checkpoint_setti
 setup_logging(snakemake.log[0])  # noqa: F821
 torch.set_num_threads(snakemake.threads)  # noqa: F821
 inputs = snakemake.input  # noqa: F821
-if "kind" in snakemake.params.keys():  # noqa: F821  (score_ragrouter: fusion settings are checked by the router itself)
-    check_checkpoint_settings(inputs.checkpoint, snakemake.params.kind, snakemake.params.params)  # noqa: F821
+check_checkpoint_settings(inputs.checkpoint, snakemake.params.kind, snakemake.params.params)  # noqa: F821
 router = load_checkpoint(inputs.checkpoint)
 if "embeddings" in inputs.keys():
     attach_embeddings(router, [inputs.embeddings])
