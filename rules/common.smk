@@ -1,5 +1,7 @@
 # Config validation, wildcard constraints and input functions shared by all rules.
 
+from pathlib import Path
+
 from snakemake.utils import validate
 
 # Only light modules here (no torch): they are imported every time Snakemake parses the rules.
@@ -178,6 +180,25 @@ def judge_cache_dir():
     judge_cache and an input of augment_corpus, so a rerun of augmentation never deletes it (an
     output would be); `ancient` there, so the answers it gains trigger nothing. Empty offline."""
     return ragrouter_setting("augment", {}).get("judge", {}).get("cache_dir", JUDGE_CACHE_DIR)
+
+
+def corpus_judge_params():
+    """`corpus.judge` (Arena-55k's label alignment) with the workflow's one judge cache, or None."""
+    judge = config["corpus"].get("judge")
+    return None if judge is None else {**judge, "cache_dir": judge_cache_dir()}
+
+
+def corpus_inputs(wildcards):
+    """The offline sources' folders, paper sources given as local files (hub ids are fetched by
+    the rule itself), and the judge's cache when it labels Arena-55k."""
+    inputs = {
+        "datasets": expand("resources/data/{dataset}", dataset=[d for d in DATASETS if d != "routellm-evals"]),
+        "evaluation": "resources/benchmarks/evaluation_prompts.parquet",
+        "paper_sources": [s["path"] for s in config["corpus"]["sources"] if isinstance(s, dict) and Path(s["path"]).exists()],
+    }
+    if config["corpus"].get("judge") is not None:
+        inputs["judge_cache"] = ancient(judge_cache_dir())
+    return inputs
 
 
 def slurm_partition(gpus):

@@ -56,14 +56,14 @@ rule evaluation_prompts:
 
 rule build_corpus:
     input:
-        datasets=expand("resources/data/{dataset}", dataset=[d for d in DATASETS if d != "routellm-evals"]),
-        evaluation="resources/benchmarks/evaluation_prompts.parquet",
+        unpack(corpus_inputs),
     output:
         corpus="resources/corpus/corpus.parquet",
         battles="resources/corpus/battles.parquet",
         summary=report("results/data/corpus_summary.csv", caption="../report/corpus.rst", category="Data"),
     params:
         corpus=config["corpus"],
+        judge=corpus_judge_params(),
     log:
         "logs/build_corpus/build_corpus.log",
     benchmark:

@@ -11,7 +11,7 @@ from collections import Counter
 import polars as pl
 import pytest
 
-from ragrouter.method.augment import augment_corpus
+from ragrouter.method.augment.corpus import augment_corpus
 from ragrouter.method.augment.corpus import _Candidate, choose_variants
 from ragrouter.method.augment.guards import split_template
 from ragrouter.method.augment.judge import JudgeLabel
@@ -32,7 +32,7 @@ def nlp():
 
 @pytest.fixture(scope="module")
 def wordnet():
-    from ragrouter.method.augment import load_wordnet
+    from ragrouter.method.augment.semantic import load_wordnet
 
     return load_wordnet()
 

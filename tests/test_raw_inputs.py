@@ -104,7 +104,7 @@ ARENA_Q = [{"question_id": f"a{i}", "turns": [{"content": f"ask {i}"}]} for i in
 ARENA_J = [{"question_id": f"a{i}", "model": "Mixtral-8x7B-Instruct-v0.1", "score": float(3 + i)} for i in range(3)]
 GPT4 = [{"prompt": f"p{i}", "gpt4_response": "g", "mixtral_response": "m", "mixtral_score": 1 + i, "source": "s"} for i in range(3)]
 ARENA_55K = [
-    {"id": i, "model_a": "gpt-4-0613", "model_b": "mixtral", "prompt": json.dumps([f"hi {i}"]), "response_a": "[]", "response_b": "[]", "winner_model_a": 1, "winner_model_b": 0, "winner_tie": 0}
+    {"id": i, "model_a": "gpt-4-0613", "model_b": "mixtral", "prompt": json.dumps([f"hi {i}"]), "response_a": json.dumps(["a"]), "response_b": json.dumps(["b"]), "winner_model_a": 1, "winner_model_b": 0, "winner_tie": 0}
     for i in range(3)
 ]
 MMLU = [{"prompt": f"mmlu question {i}", WEAK: "True" if i % 2 else "False", STRONG: "True"} for i in range(3)]

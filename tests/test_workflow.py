@@ -222,6 +222,7 @@ def test_paper_config_leaves_no_cpu_budget_of_the_reference_config():
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     update_config(config, yaml.safe_load((ROOT / "config.paper.yaml").read_text()))
     assert config["benchmark_subsample"] == 1 and config["corpus"]["max_train_rows_per_source"] is None
+    assert [s["name"] for s in config["corpus"]["sources"]] == ["arena_55k", "gpt4_dataset"]  # the paper's training data
     classifiers = [config["routers"]["bert"]["params"], config["routers"]["causal_llm"]["params"], config["ragrouter"]["classifier"]["params"]]
     for params in classifiers:
         assert params.get("train_dtype", "auto") == "auto" and params.get("inference_dtype", "auto") == "auto", params

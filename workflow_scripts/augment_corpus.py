@@ -8,12 +8,8 @@ import polars as pl
 
 from ragrouter.common.io import setup_logging, write_csv, write_parquet
 from ragrouter.data.decontaminate import EvalIndex, decontaminate
-from ragrouter.method.augment import (
-    augment_corpus,
-    augmentation_summary,
-    load_nlp,
-    load_wordnet,
-)
+from ragrouter.method.augment.corpus import augment_corpus, augmentation_summary, load_nlp
+from ragrouter.method.augment.semantic import load_wordnet
 
 setup_logging(snakemake.log[0])  # noqa: F821
 corpus = pl.read_parquet(snakemake.input.corpus)  # noqa: F821

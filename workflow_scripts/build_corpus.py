@@ -24,7 +24,14 @@ from ragrouter.data.decontaminate import EvalIndex, decontaminate
 setup_logging(snakemake.log[0])  # noqa: F821
 cfg = snakemake.params.corpus  # noqa: F821
 data_root = Path(snakemake.input.datasets[0]).parent  # noqa: F821
-corpus, battles = build_corpus(data_root, cfg["sources"])
+judge = None
+if snakemake.params.judge is not None:  # noqa: F821  (Arena-55k's label alignment)
+    from ragrouter.method.augment.judge import JudgeClient
+
+    judge = JudgeClient(snakemake.params.judge)  # noqa: F821
+corpus, battles = build_corpus(data_root, cfg["sources"], judge=judge)
+if judge is not None:
+    logger.info(f"judge: {judge.stats}")
 logger.info(f"raw corpus: {corpus.height} rows; battles: {battles.height}")
 
 eval_prompts = pl.read_parquet(snakemake.input.evaluation)["prompt"].to_list()  # noqa: F821
@@ -35,7 +42,7 @@ battles = decontaminate(battles, index, "battles")
 validation = validation_prompts(corpus, cfg["validation_fraction"], cfg["split_seed"])
 corpus, battles = assign_split(corpus, validation), assign_split(battles, validation)
 if cfg.get("labels", "pair") == "graded":
-    corpus = grade_train_rows(corpus, build_corpus(data_root, [s for s in cfg["sources"] if s in GRADED_SOURCES], "graded")[0])
+    corpus = grade_train_rows(corpus, build_corpus(data_root, [s for s in cfg["sources"] if isinstance(s, str) and s in GRADED_SOURCES], "graded")[0])
 corpus, battles = cap_train_rows(corpus, battles, cfg.get("max_train_rows_per_source"), cfg["split_seed"])
 if cfg.get("balance", "none") == "within_source":
     corpus = balance_within_source(corpus, cfg["split_seed"])

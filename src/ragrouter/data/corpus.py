@@ -268,6 +268,37 @@ def load_arena_bench(folder: Path) -> tuple[list[dict], list[dict]]:
     return rows, battles
 
 
+# Arena-55k without a judge: model_b's answer is the weak one, scored by the human vote (documented
+# rule): it won 5, a tie 4 (as good, as RouteLLM counts ties for the weak model), it lost 2.
+ARENA_VOTE_SCORE = {"model_b": 5, "tie": 4, "model_a": 2}
+
+
+def load_arena_55k_rows(source: str | Path, judge=None) -> tuple[list[dict], list[dict]]:
+    """Arena-55k (hub id or local file) with the thesis' label alignment: the judge grades model_b's
+    first answer 1-5 with model_a's as the reference (cached by the judge client; a battle it cannot
+    grade is dropped), or, without a judge, `ARENA_VOTE_SCORE` of the human vote. The pair of each
+    row is that battle's (model_a strong, model_b weak); every battle also enters the battle table."""
+    from tqdm import tqdm
+
+    from ragrouter.data.external import load_arena_55k
+
+    arena = load_arena_55k(source)
+    rows, dropped = [], 0
+    for r in tqdm(arena.iter_rows(named=True), total=arena.height, desc="arena_55k labels", disable=judge is None, mininterval=10):
+        if judge is None:
+            score = ARENA_VOTE_SCORE[r["winner"]]
+        else:
+            graded = judge.grade(r["prompt"], r["response_a"], r["response_b"])
+            if graded is None:
+                dropped += 1
+                continue
+            score = graded[0]
+        rows.append(_row("arena_55k", r["id"], r["prompt"], r["model_a"], r["model_b"], score))
+    battles = arena.select("prompt", "model_a", "model_b", "winner", pl.lit("arena_55k").alias("source")).to_dicts()
+    logger.info(f"arena_55k: {len(rows)} labelled battles ({'judge ' + judge.judge_model if judge else 'human vote'}), {dropped} without a verdict dropped")
+    return rows, battles
+
+
 def load_gpt4_dataset_rows(path: Path) -> tuple[list[dict], list[dict]]:
     """RouteLLM's gpt4_dataset (the real 10-row sample offline): mixtral_score is the weak score."""
     from ragrouter.data.external import load_gpt4_dataset
@@ -287,11 +318,16 @@ def load_gpt4_dataset_rows(path: Path) -> tuple[list[dict], list[dict]]:
 GRADED_SOURCES = ("routerbench-zs", "routerdc-7models")  # the multi-model sources `labels="graded"` changes
 
 
-def build_corpus(data_root: Path, sources: list[str], labels: str = "pair") -> tuple[pl.DataFrame, pl.DataFrame]:
+PAPER_SOURCES = ("arena_55k", "gpt4_dataset")  # `{name, path}` sources: a hub id or a local file
+
+
+def build_corpus(data_root: Path, sources: list[str | dict], labels: str = "pair", judge=None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Load every configured source into one corpus and one battle table (deterministic order).
 
-    `labels` (a LABEL_SCHEMES entry): "graded" grades the multi-model sources (RouterBench, RouterDC)
-    by the share of their models that solve a prompt; the other sources keep their native labels."""
+    A source is an offline one by name, or a paper dataset `{name: arena_55k | gpt4_dataset, path}`;
+    `judge` (a `JudgeClient`) aligns Arena-55k's labels. `labels` (a LABEL_SCHEMES entry): "graded"
+    grades the multi-model sources (RouterBench, RouterDC) by the share of their models that solve a
+    prompt; the other sources keep their native labels."""
     data_root = Path(data_root)
     loaders = {
         "routerbench-zs": lambda: load_routerbench(data_root / "routerbench-zs", labels),
@@ -303,10 +339,15 @@ def build_corpus(data_root: Path, sources: list[str], labels: str = "pair") -> t
     if labels not in LABEL_SCHEMES:
         raise DataError(f"config 'corpus.labels': unknown label scheme {labels!r}; known: {list(LABEL_SCHEMES)}")
     rows, battles = [], []
-    for name in sources:
-        if name not in loaders:
-            raise DataError(f"config 'corpus.sources': unknown source {name!r}; known: {sorted(loaders)}")
-        r, b = loaders[name]()
+    for source in sources:
+        if isinstance(source, dict):
+            if source.get("name") not in PAPER_SOURCES or "path" not in source:
+                raise DataError(f"config 'corpus.sources': {source!r} must be {{name: one of {list(PAPER_SOURCES)}, path: hub id or file}}")
+            r, b = load_arena_55k_rows(source["path"], judge) if source["name"] == "arena_55k" else load_gpt4_dataset_rows(source["path"])
+        elif source in loaders:
+            r, b = loaders[source]()
+        else:
+            raise DataError(f"config 'corpus.sources': unknown source {source!r}; known: {sorted(loaders)}")
         rows += r
         battles += b
     corpus = pl.DataFrame(rows, schema=CORPUS_SCHEMA).unique(subset=["id"], keep="first", maintain_order=True)

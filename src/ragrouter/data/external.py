@@ -31,7 +31,9 @@ class Arena55kRow(Record):
     id: int | str
     model_a: NonBlank
     model_b: NonBlank
-    prompt: str  # a JSON-encoded list of turns
+    prompt: str  # JSON-encoded lists of turns
+    response_a: str
+    response_b: str
     winner_model_a: Flag
     winner_model_b: Flag
     winner_tie: Flag
@@ -104,7 +106,8 @@ def _first_turn(cell: str, where: str, row: int, field: str) -> str:
 
 
 def load_arena_55k(source: str | Path) -> pl.DataFrame:
-    """lmarena-ai/arena-human-preference-55k -> battles: id, prompt, model_a, model_b, winner."""
+    """lmarena-ai/arena-human-preference-55k -> battles: id, prompt, model_a, model_b, winner, and
+    both models' first answers (response_a, response_b)."""
     records, where = _read_records(source)
     rows = []
     for i, rec in records:
@@ -112,5 +115,7 @@ def load_arena_55k(source: str | Path) -> pl.DataFrame:
         flags = [r.winner_model_a, r.winner_model_b, r.winner_tie]
         if sorted(flags) != [0, 0, 1]:
             raise DataError(f"{where}: row {i}: exactly one of winner_model_a / winner_model_b / winner_tie must be 1, got {flags}")
-        rows.append({"id": str(r.id), "prompt": _first_turn(r.prompt, where, i, "prompt"), "model_a": r.model_a, "model_b": r.model_b, "winner": ["model_a", "model_b", "tie"][flags.index(1)]})
-    return pl.DataFrame(rows, schema={"id": pl.String, "prompt": pl.String, "model_a": pl.String, "model_b": pl.String, "winner": pl.String})
+        first = {f: _first_turn(getattr(r, f), where, i, f) for f in ("prompt", "response_a", "response_b")}
+        rows.append({"id": str(r.id), **first, "model_a": r.model_a, "model_b": r.model_b, "winner": ["model_a", "model_b", "tie"][flags.index(1)]})
+    columns = ["id", "prompt", "response_a", "response_b", "model_a", "model_b", "winner"]
+    return pl.DataFrame(rows, schema=dict.fromkeys(columns, pl.String)).select("id", "prompt", "model_a", "model_b", "winner", "response_a", "response_b")

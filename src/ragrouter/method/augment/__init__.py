@@ -16,14 +16,6 @@ Only training rows are ever used as sources; validation rows are never read for 
 Modules, in the order a row goes through them: `params` (defaults, config overlay), `selection`
 (which train rows are sources) with `guards` (what is never rewritten), `syntactic` and `semantic`
 (the two generators), `judge` (labels from a strong/weak pair and an LLM judge) and `corpus` (the
-augmented corpus, rule `augment_corpus`).
+augmented corpus, rule `augment_corpus`). This file imports none of them, so the judge can be used
+without loading spaCy and WordNet (rule build_corpus labels Arena-55k with it).
 """
-
-from ragrouter.method.augment.corpus import (
-    augment_corpus,
-    augmentation_summary,
-    load_nlp,
-)
-from ragrouter.method.augment.semantic import load_wordnet
-
-__all__ = ["augment_corpus", "augmentation_summary", "load_nlp", "load_wordnet"]

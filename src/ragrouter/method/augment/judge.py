@@ -237,19 +237,17 @@ class JudgeClient:
             {"role": "user", "content": JUDGE_USER_TEMPLATE.format(question=prompt, reference=reference, answer=answer)},
         ]
 
-    def label(self, prompt: str) -> JudgeLabel | None:
-        """Strong answer, weak answer, judge grade of the weak one; None (logged) when the judge gives
-        no well-formed verdict in `score_attempts` tries."""
-        strong = self.answer(self.strong_model, prompt)
-        weak = self.answer(self.weak_model, prompt)
-        messages = self.judge_messages(prompt, strong, weak)
+    def grade(self, prompt: str, reference: str, answer: str) -> tuple[int, str] | None:
+        """The judge's 1-5 grade of `answer` with `reference` as the reference answer, and its text;
+        None (logged) when the judge gives no well-formed verdict in `score_attempts` tries."""
+        messages = self.judge_messages(prompt, reference, answer)
         attempts = int(self.params["score_attempts"])
         for attempt in range(attempts):
             temperature = float(self.params["temperature"] if attempt == 0 else self.params["retry_temperature"])
             text = self.chat(self.judge_model, messages, temperature, int(self.params["judge_max_tokens"]), attempt=attempt)
             score = parse_score(text)
             if score is not None:
-                return JudgeLabel(score, routing_label(score), strong, weak, text)
+                return score, text
             self._count("malformed")
             logger.warning(
                 f"judge: malformed verdict for query {sha1_text(prompt)[:10]} (attempt {attempt + 1}/{attempts}): {text[-160:]!r}"
@@ -257,6 +255,13 @@ class JudgeClient:
         self._count("dropped")
         logger.warning(f"judge: no valid verdict for query {sha1_text(prompt)[:10]} after {attempts} attempts; dropped")
         return None
+
+    def label(self, prompt: str) -> JudgeLabel | None:
+        """Strong answer, weak answer, judge grade of the weak one; None when `grade` gives none."""
+        strong = self.answer(self.strong_model, prompt)
+        weak = self.answer(self.weak_model, prompt)
+        graded = self.grade(prompt, strong, weak)
+        return None if graded is None else JudgeLabel(graded[0], routing_label(graded[0]), strong, weak, graded[1])
 
     def label_many(self, prompts: Sequence[str], workers: int | None = None) -> list[JudgeLabel | None]:
         """`label` for every prompt, in order, `workers` at a time. A JudgeError (API unreachable)
