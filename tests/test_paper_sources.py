@@ -5,10 +5,9 @@ rerun asks nothing; without a judge the human vote decides; gpt4_dataset by path
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from _standins import StandIn, chat_completion, start
 
 from ragrouter.data.corpus import ARENA_VOTE_SCORE, build_corpus
 from ragrouter.method.augment.judge import JudgeClient
@@ -20,30 +19,18 @@ ARENA = [
 ]
 
 
-class Judge(BaseHTTPRequestHandler):
+class Judge(StandIn):
     """Grades 2 when the question is hard, else 5."""
 
-    def do_POST(self):  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+    def reply(self, body: dict) -> dict:
         self.server.calls += 1
         verdict = "[[2]]" if "hard" in body["messages"][-1]["content"] else "[[5]]"
-        message = {"role": "assistant", "content": f"The answer is judged. Rating: {verdict}"}
-        out = json.dumps({"id": "j", "object": "chat.completion", "created": 0, "model": body["model"], "choices": [{"index": 0, "message": message, "finish_reason": "stop"}], "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-
-    def log_message(self, *args):
-        pass
+        return chat_completion(body["model"], f"The answer is judged. Rating: {verdict}")
 
 
 @pytest.fixture
 def judge_server():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Judge)
-    server.calls = 0
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = start(Judge, calls=0)
     yield server
     server.shutdown()
 

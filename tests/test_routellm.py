@@ -13,13 +13,13 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import numpy as np
 import polars as pl
 import pytest
 
+from _standins import StandIn, chat_completion, start
 from ragrouter.common.io import sha1_text
 from ragrouter.routers.base import check_score_file, write_scores
 
@@ -28,41 +28,24 @@ pytestmark = pytest.mark.slow
 STRONG, WEAK = "openai/strong-standin", "hosted_vllm/weak-standin"
 
 
-class StandInModels(BaseHTTPRequestHandler):
-    """An OpenAI-compatible stand-in model on loopback: chat completions answer with the server's
-    name; embeddings are a fixed function of the text (for RouteLLM's MF router)."""
+class StandInModels(StandIn):
+    """An OpenAI-compatible stand-in model: chat completions answer with the server's name;
+    embeddings are a fixed function of the text (for RouteLLM's MF router)."""
 
-    def do_POST(self):  # noqa: N802 (http.server's name)
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+    def reply(self, body: dict) -> dict:
         if self.path.endswith("/embeddings"):
             texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
             data = [{"object": "embedding", "index": i, "embedding": np.random.default_rng(sum(map(ord, t))).normal(size=self.server.dim).tolist()} for i, t in enumerate(texts)]
-            reply = {"object": "list", "data": data, "model": body["model"], "usage": {"prompt_tokens": 1, "total_tokens": 1}}
-        else:
-            with self.server.lock:
-                self.server.calls.append(body["model"])
-            message = {"role": "assistant", "content": f"answered by {self.server.name}"}
-            reply = {"id": "chatcmpl-standin", "object": "chat.completion", "created": 0, "model": body["model"], "choices": [{"index": 0, "message": message, "finish_reason": "stop"}], "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
-        out = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-
-    def log_message(self, *args):
-        pass
+            return {"object": "list", "data": data, "model": body["model"], "usage": {"prompt_tokens": 1, "total_tokens": 1}}
+        with self.server.lock:
+            self.server.calls.append(body["model"])
+        return chat_completion(body["model"], f"answered by {self.server.name}")
 
 
 @pytest.fixture(scope="module")
 def stand_in():
     """The strong and the weak stand-in model servers."""
-    servers = {}
-    for name in ("strong", "weak"):
-        server = ThreadingHTTPServer(("127.0.0.1", 0), StandInModels)
-        server.name, server.calls, server.lock, server.dim = name, [], threading.Lock(), 1536
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers[name] = server
+    servers = {name: start(StandInModels, name=name, calls=[], lock=threading.Lock(), dim=1536) for name in ("strong", "weak")}
     yield servers
     for server in servers.values():
         server.shutdown()
