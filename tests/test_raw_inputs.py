@@ -194,3 +194,10 @@ def test_route_with_bad_input_stops_before_any_output(tmp_path):
     with pytest.raises(SystemExit, match=r"bad.jsonl: row 2: field 'prompt'"):
         main(["route", "--router", str(tmp_path / "no-router"), "--encoder", str(tmp_path), "--threshold", "0.5", "--input", str(bad), "--output", str(out)])
     assert not out.exists() and list(tmp_path.iterdir()) == [bad]
+
+
+def test_a_malformed_json_file_is_named_with_its_line(tmp_path):
+    bad = tmp_path / "gpt4.json"
+    bad.write_text('[{"prompt": "p", "mixtral_score": 3},\n {"prompt": ')
+    with pytest.raises(DataError, match=r"gpt4\.json: not valid JSON \(.*line 2\)"):
+        E.load_gpt4_dataset(bad)

@@ -16,7 +16,7 @@ from typing import Annotated
 import polars as pl
 from pydantic import Field
 
-from ragrouter.data.records import NonBlank, Record, checked, csv_rows, jsonl_rows, read_text
+from ragrouter.data.records import NonBlank, Record, checked, csv_rows, jsonl_rows, parquet_rows, read_json
 from ragrouter.data.sources import DataError
 
 class GPT4DatasetRow(Record):
@@ -55,11 +55,8 @@ def _read_records(source: str | Path, split: str = "train") -> tuple[list[tuple[
     if path.suffix == ".csv":
         return list(csv_rows(path, [])), str(path)
     if path.suffix == ".parquet":
-        try:
-            return list(enumerate(pl.read_parquet(path).to_dicts())), str(path)
-        except (pl.exceptions.PolarsError, OSError) as err:
-            raise DataError(f"{path}: not a readable parquet file ({err})") from None
-    data = json.loads(read_text(path))
+        return parquet_rows(path), str(path)
+    data = read_json(path)
     if isinstance(data, dict):  # pandas' column-oriented to_json: {column: {row_id: value}}
         columns = [c for c in data.values() if isinstance(c, dict)]
         if len(columns) != len(data):

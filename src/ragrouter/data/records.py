@@ -6,7 +6,7 @@ input). Reads a file; yields `(row, record)`; raises `DataError`.
 Why: a malformed record must stop the run with the user's file, the row and the field, never a
 `KeyError` or `TypeError` deep inside a loader. Rows are counted as a reader of the file would:
 the line for JSONL and text files, the line of a CSV row with the header as row 1, and the 0-based
-position in a JSON array or a parquet/CSV table read whole.
+position in a JSON array, a parquet table or a hub dataset.
 """
 
 from __future__ import annotations
@@ -62,12 +62,17 @@ def jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
             raise DataError(f"{path}: row {line_no}: not valid JSON ({err.msg})") from None
 
 
-def json_array_rows(path: Path) -> Iterator[tuple[int, Any]]:
-    """(0-based position, element) of a file holding one JSON array."""
+def read_json(path: Path) -> Any:
+    """The parsed JSON document of a file; malformed JSON is named with its line."""
     try:
-        data = json.loads(read_text(path))
+        return json.loads(read_text(path))
     except json.JSONDecodeError as err:
         raise DataError(f"{path}: not valid JSON ({err.msg}, line {err.lineno})") from None
+
+
+def json_array_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    """(0-based position, element) of a file holding one JSON array."""
+    data = read_json(path)
     if not isinstance(data, list):
         raise DataError(f"{path}: expected a JSON array of records, got {type(data).__name__}")
     yield from enumerate(data)
@@ -90,6 +95,16 @@ def csv_rows(path: Path, required: list[str]) -> Iterator[tuple[int, dict[str, s
         raise DataError(f"{path}: row {reader.line_num}: not valid CSV ({err})") from None
 
 
+def parquet_rows(path: Path) -> list[tuple[int, dict]]:
+    """(0-based position, record) of a parquet table; an unreadable file is named."""
+    import polars as pl
+
+    try:
+        return list(enumerate(pl.read_parquet(path).to_dicts()))
+    except (pl.exceptions.PolarsError, OSError) as err:
+        raise DataError(f"{path}: not a readable parquet file ({err})") from None
+
+
 def checked(schema: Any, value: Any, where: str | Path, row: int | None = None, field: str | None = None) -> Any:
     """`value` validated by `schema` (a pydantic model or type); else a DataError naming `where`, the
     row and the first failing field (`field`: the name of a single value)."""
@@ -107,4 +122,4 @@ def _adapter(schema: Any) -> TypeAdapter:
     return TypeAdapter(schema)
 
 
-__all__ = ["EmptyIsNone", "FiniteFloat", "NonBlank", "QuestionId", "Record", "checked", "csv_rows", "json_array_rows", "jsonl_rows", "read_text"]
+__all__ = ["EmptyIsNone", "FiniteFloat", "NonBlank", "QuestionId", "Record", "checked", "csv_rows", "json_array_rows", "jsonl_rows", "parquet_rows", "read_json", "read_text"]

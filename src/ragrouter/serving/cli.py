@@ -18,11 +18,10 @@ import json
 import sys
 from pathlib import Path
 
-import polars as pl
 import torch
 
 from ragrouter.common.io import atomic_path, setup_logging
-from ragrouter.data.records import NonBlank, Record, checked, jsonl_rows, read_text
+from ragrouter.data.records import NonBlank, Record, checked, jsonl_rows, parquet_rows, read_text
 from ragrouter.data.sources import DataError
 
 
@@ -40,10 +39,7 @@ def read_prompts(source: str) -> list[str]:
     if not path.exists():
         raise DataError(f"input file {path} does not exist")
     if path.suffix == ".parquet":
-        try:
-            records = list(enumerate(pl.read_parquet(path).to_dicts()))
-        except (pl.exceptions.PolarsError, OSError) as err:
-            raise DataError(f"{path}: not a readable parquet file ({err})") from None
+        records = parquet_rows(path)
     elif path.suffix == ".jsonl":
         records = list(jsonl_rows(path))
     else:
