@@ -211,8 +211,7 @@ class BertClassifierRouter(Router):
                 feature_dim = self.feature_head.in_features
                 torch.save(self.feature_head.state_dict(), tmp / FEATURE_HEAD)
             meta = {"max_length": self.max_length, "truncation": self.truncation, "batch_size": self.batch_size, "dtype": self.dtype}
-            settings = {"max_length": self.max_length, "truncation": self.truncation, "labels": self.labels}
-            tu.write_meta(tmp, {"kind": KIND, **meta, "labels": self.labels, "feature_dim": feature_dim, "settings": settings})
+            tu.write_meta(tmp, {"kind": KIND, **meta, "labels": self.labels, "feature_dim": feature_dim})
 
     @staticmethod
     def load(path: str | Path) -> BertClassifierRouter:
@@ -234,7 +233,7 @@ def load(path: str | Path) -> BertClassifierRouter:
 
 
 def expected_settings(params: dict) -> dict:
-    """What a checkpoint trained with these (configured) params records as its `settings`."""
+    """What a checkpoint trained with these (configured) params records in its router.json."""
     p = resolve_params(DEFAULTS, params, KIND)
     return {"max_length": p["max_length"], "truncation": p["truncation"], "labels": p["labels"]}
 

@@ -253,7 +253,6 @@ class CausalLLMRouter(Router):
                     "batch_size": self.batch_size,
                     "dtype": self.dtype,
                     "label_tokens": LABEL_TOKENS,
-                    "settings": {"max_query_tokens": self.max_query_tokens, "truncation": self.truncation, "system_message": self.system_message},
                 },
             )
 
@@ -276,7 +275,7 @@ def load(path: str | Path) -> CausalLLMRouter:
 
 
 def expected_settings(params: dict) -> dict:
-    """What a checkpoint trained with these (configured) params records as its `settings`."""
+    """What a checkpoint trained with these (configured) params records in its router.json."""
     p = resolve_params(DEFAULTS, params, KIND)
     return {"max_query_tokens": p["max_query_tokens"], "truncation": p["truncation"], "system_message": p["system_message"] if p["system_message"] is not None else SYSTEM_MESSAGE}
 

@@ -79,10 +79,7 @@ def check_checkpoint_settings(out_dir: str | Path, kind: str, params: dict) -> N
     if kind not in BACKBONE_KINDS:
         return
     meta_path = Path(out_dir) / "router.json"
-    saved = json.loads(meta_path.read_text()).get("settings")
-    if saved is None:
-        logger.warning(f"{meta_path}: checkpoint records no training settings (saved before they were); not checked")
-        return
+    saved = json.loads(meta_path.read_text())
     expected = importlib.import_module(BACKBONE_KINDS[kind]).expected_settings(params)
     wrong = {k: (saved.get(k), v) for k, v in expected.items() if saved.get(k) != v}
     if wrong:
