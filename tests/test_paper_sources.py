@@ -5,6 +5,7 @@ rerun asks nothing; without a judge the human vote decides; gpt4_dataset by path
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from _standins import StandIn, chat_completion, start
@@ -23,14 +24,15 @@ class Judge(StandIn):
     """Grades 2 when the question is hard, else 5."""
 
     def reply(self, body: dict) -> dict:
-        self.server.calls += 1
+        with self.server.lock:  # the judge asks `workers` at a time
+            self.server.calls += 1
         verdict = "[[2]]" if "hard" in body["messages"][-1]["content"] else "[[5]]"
         return chat_completion(body["model"], f"The answer is judged. Rating: {verdict}")
 
 
 @pytest.fixture
 def judge_server():
-    server = start(Judge, calls=0)
+    server = start(Judge, calls=0, lock=threading.Lock())
     yield server
     server.shutdown()
 

@@ -278,22 +278,16 @@ def load_arena_55k_rows(source: str | Path, judge=None) -> tuple[list[dict], lis
     first answer 1-5 with model_a's as the reference (cached by the judge client; a battle it cannot
     grade is dropped), or, without a judge, `ARENA_VOTE_SCORE` of the human vote. The pair of each
     row is that battle's (model_a strong, model_b weak); every battle also enters the battle table."""
-    from tqdm import tqdm
-
     from ragrouter.data.external import load_arena_55k
 
     arena = load_arena_55k(source)
-    rows, dropped = [], 0
-    for r in tqdm(arena.iter_rows(named=True), total=arena.height, desc="arena_55k labels", disable=judge is None, mininterval=10):
-        if judge is None:
-            score = ARENA_VOTE_SCORE[r["winner"]]
-        else:
-            graded = judge.grade(r["prompt"], r["response_a"], r["response_b"])
-            if graded is None:
-                dropped += 1
-                continue
-            score = graded[0]
-        rows.append(_row("arena_55k", r["id"], r["prompt"], r["model_a"], r["model_b"], score))
+    if judge is None:
+        scores = [ARENA_VOTE_SCORE[w] for w in arena["winner"]]
+    else:
+        graded = judge.grade_many(list(zip(arena["prompt"], arena["response_a"], arena["response_b"], strict=True)))
+        scores = [g[0] if g is not None else None for g in graded]
+    rows = [_row("arena_55k", r["id"], r["prompt"], r["model_a"], r["model_b"], s) for r, s in zip(arena.iter_rows(named=True), scores, strict=True) if s is not None]
+    dropped = arena.height - len(rows)
     battles = arena.select("prompt", "model_a", "model_b", "winner", pl.lit("arena_55k").alias("source")).to_dicts()
     logger.info(f"arena_55k: {len(rows)} labelled battles ({'judge ' + judge.judge_model if judge else 'human vote'}), {dropped} without a verdict dropped")
     return rows, battles

@@ -59,7 +59,7 @@ DEFAULT_JUDGE_PARAMS: dict[str, Any] = {
     "judge_max_tokens": 512,
     "temperature": 0.0,
     "retry_temperature": 0.7,  # for a judge call repeated after a malformed verdict
-    "workers": 4,  # parallel queries in `label_many`
+    "workers": 4,  # parallel queries in `label_many` / `grade_many`
 }
 
 JUDGE_SYSTEM_PROMPT = (
@@ -263,13 +263,13 @@ class JudgeClient:
         graded = self.grade(prompt, strong, weak)
         return None if graded is None else JudgeLabel(graded[0], routing_label(graded[0]), strong, weak, graded[1])
 
-    def label_many(self, prompts: Sequence[str], workers: int | None = None) -> list[JudgeLabel | None]:
-        """`label` for every prompt, in order, `workers` at a time. A JudgeError (API unreachable)
+    def _in_parallel(self, call: Callable, items: Sequence[tuple], workers: int | None) -> list:
+        """`call(*item)` for every item, in order, `workers` at a time. A JudgeError (API unreachable)
         stops the run: silently dropping every remaining query would bias the corpus."""
         workers = int(workers or self.params["workers"])
-        results: list[JudgeLabel | None] = [None] * len(prompts)
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool, tqdm(total=len(prompts), desc="judge", unit="query", disable=None) as bar:
-            futures = {pool.submit(self.label, prompt): i for i, prompt in enumerate(prompts)}
+        results: list = [None] * len(items)
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool, tqdm(total=len(items), desc="judge", unit="query", disable=None) as bar:
+            futures = {pool.submit(call, *item): i for i, item in enumerate(items)}
             try:
                 for future in futures:
                     results[futures[future]] = future.result()
@@ -278,6 +278,17 @@ class JudgeClient:
                 for future in futures:
                     future.cancel()
                 raise
+        return results
+
+    def grade_many(self, triples: Sequence[tuple[str, str, str]], workers: int | None = None) -> list[tuple[int, str] | None]:
+        """`grade` for every (prompt, reference, answer), in order, `workers` at a time."""
+        results = self._in_parallel(self.grade, triples, workers)
+        logger.info(f"judge: {sum(r is not None for r in results)} of {len(triples)} answers graded; stats {self.stats}")
+        return results
+
+    def label_many(self, prompts: Sequence[str], workers: int | None = None) -> list[JudgeLabel | None]:
+        """`label` for every prompt, in order, `workers` at a time (see `_in_parallel`)."""
+        results = self._in_parallel(self.label, [(p,) for p in prompts], workers)
         scored = sum(r is not None for r in results)
         logger.info(f"judge: {scored} of {len(prompts)} queries labelled; stats {self.stats}")
         return results
