@@ -29,6 +29,7 @@ rule train_router:
         kind=lambda wildcards: router_kind(wildcards.router),
         params=lambda wildcards: config["routers"][wildcards.router].get("params", {}),
         embedding=config.get("embedding", {}),
+        processes=router_setting("processes", 1),
     threads: 2
     log:
         "logs/train_router/{router}/seed-{seed}.log",

@@ -64,11 +64,20 @@ def cast_parameters(module: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Mod
     return module
 
 
-def autocast(dtype: torch.dtype) -> contextlib.AbstractContextManager:
-    """CPU autocast to bfloat16 (fp32 master weights); a no-op for float32."""
+def autocast(dtype: torch.dtype, device: torch.device | str = "cpu") -> contextlib.AbstractContextManager:
+    """Autocast to bfloat16 on `device` (fp32 master weights); a no-op for float32."""
     if dtype == torch.float32:
         return contextlib.nullcontext()
-    return torch.autocast("cpu", dtype=dtype)
+    return torch.autocast(torch.device(device).type, dtype=dtype)
+
+
+def default_device() -> torch.device:
+    """Where a loaded router scores: the first GPU when CUDA is present, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def device_of(module: torch.nn.Module) -> torch.device:
+    return next(module.parameters()).device
 
 
 def split_corpus(corpus: pl.DataFrame, where: str) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -134,23 +143,6 @@ def linear_schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup_r
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def adamw_with_schedule(parameters: list, p: dict[str, Any], steps_per_epoch: int) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
-    """AdamW over `parameters` (tensors, or param groups with their own `lr`) with `linear_schedule`
-    over every step of `p["epochs"]` epochs."""
-    optimizer = torch.optim.AdamW(parameters, lr=p["learning_rate"], weight_decay=p["weight_decay"])
-    return optimizer, linear_schedule(optimizer, steps_per_epoch * p["epochs"], p["warmup_ratio"])
-
-
-def optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scheduler, parameters: list[torch.nn.Parameter], max_grad_norm: float) -> float:
-    """Backpropagate `loss`, clip the gradient norm, step optimizer and schedule; the loss as a float."""
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(parameters, max_grad_norm)
-    optimizer.step()
-    scheduler.step()
-    return float(loss.item())
-
-
 def is_better(auc: float, loss: float, best: dict[str, Any]) -> bool:
     """Epoch selection: higher validation ROC-AUC wins, ties go to the lower validation loss and
     then to the later epoch; without validation (NaN) the latest epoch wins."""
@@ -161,9 +153,123 @@ def is_better(auc: float, loss: float, best: dict[str, Any]) -> bool:
     return math.isnan(loss) or not loss > best["loss"]
 
 
-def clone_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """A detached copy of the module's trainable state (to restore the best epoch)."""
-    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+def trainable_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A detached copy of the trainable parameters (to restore the best epoch): frozen layers and
+    a LoRA run's base weights are not copied."""
+    return {k: v.detach().clone() for k, v in module.named_parameters() if v.requires_grad}
+
+
+def accelerator(train_dtype: torch.dtype, gradient_accumulation_steps: int):
+    """The `accelerate.Accelerator` of one fine-tuning run: device placement (CUDA when present),
+    bf16 autocast, gradient accumulation, and DDP when started by `accelerate launch` with
+    several processes. Its precision is process-wide state; a process that trains classifiers in
+    different precisions one after another (the tests) resets that part, never the process group."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    mixed_precision = "bf16" if train_dtype == torch.bfloat16 else "no"
+    if AcceleratorState._shared_state and AcceleratorState().mixed_precision != mixed_precision:
+        AcceleratorState._reset_state()
+    return Accelerator(mixed_precision=mixed_precision, gradient_accumulation_steps=int(gradient_accumulation_steps))
+
+
+def process_share(idx: np.ndarray, rank: int, world: int) -> tuple[np.ndarray, float]:
+    """This process' part of a global batch and the weight of its mean loss, so that DDP's average
+    of the processes' gradients equals the gradient of the global batch's mean loss (one process:
+    the whole batch, weight 1). A process left without rows takes one row at weight 0."""
+    part = np.array_split(idx, world)[rank]
+    if len(part) == 0:
+        return idx[:1], 0.0
+    return part, len(part) * world / len(idx)
+
+
+def apply_lora(model: torch.nn.Module, lora: dict[str, Any] | None, head: str | None) -> Any:
+    """LoRA adapters (`peft`) injected in place into `model`'s linear layers; only the adapters and
+    the named task head (trained in full) stay trainable. Returns the tuner, whose
+    `merge_and_unload()` folds the adapters back so a checkpoint is a plain model; None without LoRA."""
+    if not lora:
+        return None
+    from peft import LoraConfig, LoraModel
+
+    settings = {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear", **lora}
+    config = LoraConfig(
+        r=int(settings["r"]),
+        lora_alpha=int(settings["alpha"]),
+        lora_dropout=float(settings["dropout"]),
+        target_modules=settings["target_modules"],
+        exclude_modules=[head] if head else None,
+    )
+    tuner = LoraModel(model, config, "default")
+    if head:
+        model.get_submodule(head).requires_grad_(True)
+    return tuner
+
+
+def fine_tune(
+    name: str,
+    forward: torch.nn.Module,
+    targets: torch.Tensor,
+    lengths: Sequence[int],
+    evaluate,
+    p: dict[str, Any],
+    seed: int,
+    train_dtype: torch.dtype,
+    groups: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The one training loop of the fine-tuned classifiers, on `accelerate`: AdamW with
+    `linear_schedule`, length-bucketed batches from a seeded generator, cross-entropy of
+    `forward(batch_rows)`'s logits against `targets`, gradient clipping and accumulation, one
+    `evaluate(epoch) -> (validation ROC-AUC, validation loss)` per epoch; the best epoch's weights
+    (`is_better`) are restored into `forward`'s modules. `groups`: AdamW parameter groups (default:
+    every trainable parameter of `forward`).
+
+    Under `accelerate launch` with N processes every process walks the same batch order and takes
+    its share of each batch (`process_share`), so N processes take the same optimizer steps as one.
+    """
+    acc = accelerator(train_dtype, p.get("gradient_accumulation_steps", 1))
+    groups = groups or [{"params": [t for t in forward.parameters() if t.requires_grad]}]
+    parameters = [t for g in groups for t in g["params"]]
+    steps_per_epoch = math.ceil(len(lengths) / p["batch_size"])
+    optimizer = torch.optim.AdamW(groups, lr=p["learning_rate"], weight_decay=p["weight_decay"])
+    wrapped, optimizer = acc.prepare(forward, optimizer)
+    scheduler = linear_schedule(optimizer, math.ceil(steps_per_epoch / acc.gradient_accumulation_steps) * p["epochs"], p["warmup_ratio"])
+    targets = targets.to(acc.device)
+    rng = np.random.default_rng(seed)
+    clock = Stopwatch()
+    log_every = max(1, steps_per_epoch // 10)
+    if acc.num_processes > 1:
+        logger.info(f"{name}: process {acc.process_index} of {acc.num_processes} ({acc.distributed_type}), each with its share of every batch")
+    best = {"auc": -math.inf, "loss": math.inf, "epoch": 0, "state": None}
+    for epoch in range(1, p["epochs"] + 1):
+        wrapped.train()
+        losses = []
+        for step, idx in enumerate(bucketed_batches(lengths, p["batch_size"], rng), start=1):
+            part, weight = process_share(idx, acc.process_index, acc.num_processes)
+            with acc.accumulate(wrapped):
+                logits = wrapped(part)
+                loss = torch.nn.functional.cross_entropy(logits.float(), targets[torch.as_tensor(part, device=acc.device)])
+                acc.backward(loss * weight if weight != 1.0 else loss)
+                if acc.sync_gradients:
+                    acc.clip_grad_norm_(parameters, p["max_grad_norm"])
+                optimizer.step()
+                if acc.sync_gradients:
+                    scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+            losses.append(float(loss.detach()))
+            if step % log_every == 0 and steps_per_epoch >= 20:
+                logger.info(f"{name}: epoch {epoch} step {step}/{steps_per_epoch}: mean loss of last {log_every} steps {np.mean(losses[-log_every:]):.4f}, elapsed {clock():.0f} s")
+        logger.info(f"{name}: epoch {epoch}/{p['epochs']}: train loss {np.mean(losses):.4f} ({len(losses)} steps), elapsed {clock():.0f} s")
+        forward.eval()
+        val_auc, val_loss = evaluate(epoch)
+        if is_better(val_auc, val_loss, best):
+            best = {"auc": val_auc, "loss": val_loss, "epoch": epoch, "state": None}
+            if epoch != p["epochs"]:
+                best["state"] = trainable_state(forward)
+    if best["state"] is not None:
+        forward.load_state_dict(best["state"], strict=False)
+    logger.info(f"{name}: kept epoch {best['epoch']} (validation ROC-AUC {best['auc']:.4f}); training took {clock():.0f} s")
+    acc.free_memory()
+    return {k: v for k, v in best.items() if k != "state"}
 
 
 def write_meta(folder: Path, meta: dict[str, Any]) -> None:

@@ -36,7 +36,6 @@ validation ROC-AUC 0.749 (1,033 rows); scoring the 15,416 evaluation prompts too
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -88,6 +87,9 @@ DEFAULTS: dict[str, Any] = {
     "weight_decay": 0.0,
     "warmup_ratio": 0.05,
     "max_grad_norm": 1.0,
+    "gradient_accumulation_steps": 1,  # optimizer steps every k batches (accelerate)
+    "gradient_checkpointing": False,  # recompute activations in backward: less memory, ~30% slower
+    "lora": None,  # LoRA adapters through peft (see bert_classifier.DEFAULTS), merged into the checkpoint
     "train_layers": 8,  # top k of the 30 decoder layers are trained (None: all; ~4x slower steps)
     "train_dtype": "auto",  # autocast dtype for training (fp32 master weights); auto: tu.concrete_dtype
     "inference_dtype": "auto",  # dtype of the returned router's weights
@@ -164,7 +166,7 @@ def _base(model):
 
 
 def _prefix_kv(model, prefix: list[int], detach_inputs: bool) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    ids = torch.as_tensor(prefix, dtype=torch.long)[None]
+    ids = torch.as_tensor(prefix, dtype=torch.long, device=tu.device_of(model))[None]
     embeds = model.get_input_embeddings()(ids)
     out = _base(model)(inputs_embeds=embeds.detach() if detach_inputs else embeds, use_cache=True)
     return [(layer.keys, layer.values) for layer in out.past_key_values.layers]
@@ -174,22 +176,23 @@ def _last_hidden(model, kv, seqs: list[list[int]], pad_id: int, detach_inputs: b
     """Final hidden state at each sequence's last token, the shared prefix cache `kv` in front."""
     from transformers import DynamicCache
 
-    ids, mask, last = tu.pad_batch(seqs, pad_id)
+    dev = tu.device_of(model)
+    ids, mask, last = (t.to(dev) for t in tu.pad_batch(seqs, pad_id))
     n = ids.shape[0]
     cache = DynamicCache(ddp_cache_data=[(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in kv])
     prefix_len = kv[0][0].shape[-2]
-    mask = torch.cat([torch.ones((n, prefix_len), dtype=mask.dtype), mask], dim=1)
+    mask = torch.cat([torch.ones((n, prefix_len), dtype=mask.dtype, device=dev), mask], dim=1)
     embeds = model.get_input_embeddings()(ids)
     out = _base(model)(
         inputs_embeds=embeds.detach() if detach_inputs else embeds, attention_mask=mask, past_key_values=cache, use_cache=True
     )
-    return out.last_hidden_state[torch.arange(n), last]
+    return out.last_hidden_state[torch.arange(n, device=dev), last]
 
 
 def _label_logits(model, hidden: torch.Tensor, label_ids: list[int]) -> torch.Tensor:
     """fp32 logits of the label tokens only (the restricted softmax needs nothing else)."""
     head = model.get_output_embeddings()
-    with torch.autocast("cpu", enabled=False):
+    with torch.autocast(hidden.device.type, enabled=False):
         logits = hidden.float() @ head.weight[label_ids].float().T
         if getattr(head, "bias", None) is not None:
             logits = logits + head.bias[label_ids].float()
@@ -199,10 +202,10 @@ def _label_logits(model, hidden: torch.Tensor, label_ids: list[int]) -> torch.Te
 @torch.inference_mode()
 def _score_seqs(model, kv, seqs, pad_id, label_ids, batch_size, dtype) -> torch.Tensor:
     out = torch.empty((len(seqs), len(label_ids)), dtype=torch.float32)
-    with tu.autocast(dtype):
+    with tu.autocast(dtype, tu.device_of(model)):
         for idx in tu.sorted_batches([len(s) for s in seqs], batch_size):
             hidden = _last_hidden(model, kv, [seqs[i] for i in idx], pad_id)
-            out[torch.as_tensor(idx)] = _label_logits(model, hidden, label_ids)
+            out[torch.as_tensor(idx)] = _label_logits(model, hidden, label_ids).cpu()
     return out
 
 
@@ -263,7 +266,7 @@ class CausalLLMRouter(Router):
         meta = tu.read_meta(path, KIND)
         if meta["label_tokens"] != LABEL_TOKENS:
             raise ValueError(f"{path}/router.json: checkpoint label tokens {meta['label_tokens']} differ from this code's {LABEL_TOKENS}")
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=tu.dtype_of(meta["dtype"], KIND))
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=tu.dtype_of(meta["dtype"], KIND)).to(tu.default_device())
         tokenizer = AutoTokenizer.from_pretrained(path)
         return CausalLLMRouter(
             model, tokenizer, meta["system_message"], meta["max_query_tokens"], meta["truncation"], meta["batch_size"], meta["dtype"]
@@ -292,6 +295,20 @@ def _freeze_lower_layers(model, train_layers: int | None) -> bool:
     return True
 
 
+class _RatingLogits(torch.nn.Module):
+    """What `finetuning.fine_tune` steps: training-row indices -> next-token logits where the
+    rating token goes, the shared prompt prefix recomputed each step (its weights are trained)."""
+
+    def __init__(self, model, prefix: list[int], seqs: list[list[int]], pad_id: int, detach_inputs: bool) -> None:
+        super().__init__()
+        self.model, self.prefix, self.seqs, self.pad_id, self.detach_inputs = model, prefix, seqs, pad_id, detach_inputs
+
+    def forward(self, rows: np.ndarray) -> torch.Tensor:
+        kv = _prefix_kv(self.model, self.prefix, detach_inputs=self.detach_inputs)
+        hidden = _last_hidden(self.model, kv, [self.seqs[i] for i in rows], self.pad_id, detach_inputs=self.detach_inputs)
+        return self.model.get_output_embeddings()(hidden)
+
+
 def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> CausalLLMRouter:
     """Fine-tune the causal LM in `model_dir` on the corpus' train split (see the module docstring)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -304,7 +321,6 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Caus
     system_message = p["system_message"] if p["system_message"] is not None else SYSTEM_MESSAGE
     tu.set_threads(p["threads"])
     seed_everything(seed)
-    clock = tu.Stopwatch()
 
     train_rows, val_rows = tu.split_corpus(corpus, KIND)
     train_rows = tu.subsample(train_rows, p["max_train_examples"], seed)
@@ -318,11 +334,15 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Caus
     label_ids = add_label_tokens(tokenizer, model)
     prefix, suffix = prompt_parts(tokenizer, system_message)
     pad_id = tokenizer.pad_token_id
+    lora = tu.apply_lora(model, p["lora"], None)  # the label tokens' rows start as the digits' and stay frozen
     frozen = _freeze_lower_layers(model, p["train_layers"])
+    if p["gradient_checkpointing"]:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     n_train = sum(x.numel() for x in model.parameters() if x.requires_grad)
     logger.info(
         f"{KIND}: label tokens {dict(zip(LABEL_TOKENS, label_ids))}; shared prefix {len(prefix)} tokens, suffix {len(suffix)} tokens; "
-        f"{n_train / 1e6:.1f}M trainable parameters ({'top ' + str(p['train_layers']) + ' layers' if frozen else 'all layers'})"
+        f"{n_train / 1e6:.1f}M trainable parameters ({'top ' + str(p['train_layers']) + ' layers' if frozen else 'all layers'}"
+        + (f", LoRA {p['lora']}" if lora is not None else "") + ")"
     )
 
     train_seqs = encode_queries(tokenizer, train_rows["prompt"].to_list(), p["max_query_tokens"], p["truncation"], suffix)
@@ -336,52 +356,33 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Caus
         f"(query budget {p['max_query_tokens']}, truncation {p['truncation']})"
     )
 
-    rng = np.random.default_rng(seed)
-    steps_per_epoch = math.ceil(len(train_seqs) / p["batch_size"])
-    params_to_train = [x for x in model.parameters() if x.requires_grad]
-    optimizer, scheduler = tu.adamw_with_schedule(params_to_train, p, steps_per_epoch)
-    best = {"auc": -math.inf, "loss": math.inf, "epoch": 0, "state": None}
-    log_every = max(1, steps_per_epoch // 10)
-    for epoch in range(1, p["epochs"] + 1):
-        model.train()
-        losses = []
-        for step, idx in enumerate(tu.bucketed_batches([len(s) for s in train_seqs], p["batch_size"], rng), start=1):
-            with tu.autocast(train_dtype):
-                kv = _prefix_kv(model, prefix, detach_inputs=frozen)
-                hidden = _last_hidden(model, kv, [train_seqs[i] for i in idx], pad_id, detach_inputs=frozen)
-                logits = model.get_output_embeddings()(hidden)
-            loss = torch.nn.functional.cross_entropy(logits.float(), train_targets[torch.as_tensor(idx)])
-            losses.append(tu.optimizer_step(loss, optimizer, scheduler, params_to_train, p["max_grad_norm"]))
-            if step % log_every == 0:
-                logger.info(f"{KIND}: epoch {epoch} step {step}/{steps_per_epoch}: mean loss of last {log_every} steps {np.mean(losses[-log_every:]):.4f}, elapsed {clock():.0f} s")
-        msg = f"{KIND}: epoch {epoch}/{p['epochs']}: train loss {np.mean(losses):.4f} ({len(losses)} steps)"
-        val_auc, val_loss = float("nan"), float("nan")
-        if val_seqs:
-            # Score with a copy in the inference dtype: autocast would re-cast every weight per batch.
-            scorer = tu.cast_parameters(copy.deepcopy(model).eval(), tu.dtype_of(p["inference_dtype"], KIND))
-            scoring = tu.Stopwatch()
-            with torch.inference_mode():
-                kv = _prefix_kv(scorer, prefix, detach_inputs=False)
-            logits5 = _score_seqs(scorer, kv, val_seqs, pad_id, label_ids, p["eval_batch_size"], torch.float32)
-            del scorer, kv
-            val_loss = float(torch.nn.functional.cross_entropy(logits5, torch.as_tensor(val_scores - 1)).item())
-            val_auc = val.auc(strong_win_rate_from_label_logits(logits5), p["validation_metric"])
-            msg += (
-                f", validation loss over the 5 label tokens {val_loss:.4f}, validation {val.summary(strong_win_rate_from_label_logits(logits5))} "
-                f"(scored as the router scores, {p['inference_dtype']}: {len(val_seqs) / scoring():.1f} prompts/s)"
-            )
-        logger.info(f"{msg}, elapsed {clock():.0f} s")
-        if tu.is_better(val_auc, val_loss, best):
-            best = {"auc": val_auc, "loss": val_loss, "epoch": epoch, "state": None}
-            if epoch != p["epochs"]:
-                best["state"] = tu.clone_state(model)
-    if best["state"] is not None:
-        model.load_state_dict(best["state"])
-    logger.info(f"{KIND}: kept epoch {best['epoch']} (validation ROC-AUC {best['auc']:.4f}); training took {clock():.0f} s")
+    def evaluate(epoch: int) -> tuple[float, float]:
+        if not val_seqs:
+            return float("nan"), float("nan")
+        # Score with a copy in the inference dtype: autocast would re-cast every weight per batch.
+        scorer = tu.cast_parameters(copy.deepcopy(model).eval(), tu.dtype_of(p["inference_dtype"], KIND))
+        scoring = tu.Stopwatch()
+        with torch.inference_mode():
+            kv = _prefix_kv(scorer, prefix, detach_inputs=False)
+        logits5 = _score_seqs(scorer, kv, val_seqs, pad_id, label_ids, p["eval_batch_size"], torch.float32)
+        del scorer, kv
+        val_loss = float(torch.nn.functional.cross_entropy(logits5, torch.as_tensor(val_scores - 1)).item())
+        val_auc = val.auc(strong_win_rate_from_label_logits(logits5), p["validation_metric"])
+        logger.info(
+            f"{KIND}: epoch {epoch}: validation loss over the 5 label tokens {val_loss:.4f}, validation {val.summary(strong_win_rate_from_label_logits(logits5))} "
+            f"(scored as the router scores, {p['inference_dtype']}: {len(val_seqs) / scoring():.1f} prompts/s)"
+        )
+        return val_auc, val_loss
+
+    forward = _RatingLogits(model, prefix, train_seqs, pad_id, detach_inputs=frozen or lora is not None)
+    tu.fine_tune(KIND, forward, train_targets, [len(s) for s in train_seqs], evaluate, p, seed, train_dtype)
+    if p["gradient_checkpointing"]:
+        model.gradient_checkpointing_disable()
+    if lora is not None:
+        model = lora.merge_and_unload()
     model.requires_grad_(False)
     # The validation scores above came from the same weights in the same dtype as this router.
-    router = CausalLLMRouter(model, tokenizer, system_message, p["max_query_tokens"], p["truncation"], p["eval_batch_size"], p["inference_dtype"])
-    return router
+    return CausalLLMRouter(model, tokenizer, system_message, p["max_query_tokens"], p["truncation"], p["eval_batch_size"], p["inference_dtype"])
 
 
 __all__ = ["DEFAULTS", "LABEL_TOKENS", "SYSTEM_MESSAGE", "CausalLLMRouter", "label_token", "load", "strong_win_rate_from_label_logits", "train"]
