@@ -82,7 +82,6 @@ def test_lora_trains_merges_and_scores_a_tiny_qwen2_classifier(tmp_path):
     layer = "model.layers.0.self_attn.q_proj.weight"
     assert not torch.allclose(dict(base.named_parameters())[layer].float(), dict(merged.named_parameters())[layer].float(), atol=1e-3)  # adapters folded in
     # only adapters and the task head were trainable
-    model = AutoModelForSequenceClassification.from_pretrained(tmp_path / "backbone", num_labels=5)
-    tu.apply_lora(model, params["lora"], "score")
-    trainable = {n for n, t in model.named_parameters() if t.requires_grad}
+    tu.apply_lora(base, params["lora"], "score")
+    trainable = {n for n, t in base.named_parameters() if t.requires_grad}
     assert trainable and all("lora_" in n or n.startswith("score.") for n in trainable) and "score.weight" in trainable

@@ -248,7 +248,7 @@ def fine_tune(
             with acc.accumulate(wrapped):
                 logits = wrapped(part)
                 loss = torch.nn.functional.cross_entropy(logits.float(), targets[torch.as_tensor(part, device=acc.device)])
-                acc.backward(loss * weight if weight != 1.0 else loss)
+                acc.backward(loss * weight)  # x * 1.0 is exact: one process trains bitwise as before
                 if acc.sync_gradients:
                     acc.clip_grad_norm_(parameters, p["max_grad_norm"])
                 optimizer.step()
