@@ -14,6 +14,8 @@ from ragrouter.routers.kinds import BACKBONE_KINDS, CORPUS_KINDS, RELEASED_KINDS
 # `--config seeds=[0]` arrives as strings (Snakemake reads command-line lists with YAML's BaseLoader)
 _seeds = config.get("seeds", [0])
 config["seeds"] = [int(s) if str(s).isdigit() else s for s in (_seeds if isinstance(_seeds, list) else [_seeds])]
+if config.get("gpu_env") in ("true", "false"):  # `--config gpu_env=true` arrives as a string too
+    config["gpu_env"] = config["gpu_env"] == "true"
 validate(config, schema="../schemas/config.schema.yaml")
 # A table row is a configured router, a known router kind not configured here (its row stays out),
 # or a RAGRouter variant; anything else is a typo that would silently drop the row.
@@ -23,6 +25,26 @@ for _table, _spec in config["tables"].items():
     for _row in _spec["rows"]:
         if _row not in _known and not VARIANT_RE.match(_row):
             raise ValueError(f"config: tables.{_table}.rows: unknown router {_row!r}; configured: {sorted(config['routers'])}")
+
+
+# The torch rules' conda env: envs/train.yaml, or with `gpu_env: true` (GPU machines) the same pins
+# with faiss' GPU build (envs/train-cuda.yaml), so the knowledge base searches on the GPU.
+TRAIN_ENV = "../envs/train-cuda.yaml" if config.get("gpu_env") else "../envs/train.yaml"
+
+
+def training_processes(settings, where):
+    """How many processes a training job (`routers.<id>` / `ragrouter`) runs under `accelerate launch`:
+    `processes`, by default one per GPU it asks for (`gpus`), else 1."""
+    gpus = settings.get("gpus", 0)
+    processes = settings.get("processes", gpus or 1)
+    if gpus and processes > gpus:
+        raise ValueError(f"config: {where}: processes {processes} > gpus {gpus}; a training process needs a GPU of its own")
+    return processes
+
+
+for _router, _settings in config["routers"].items():
+    training_processes(_settings, f"routers.{_router}")
+training_processes(config.get("ragrouter", {}), "ragrouter")
 
 DATASETS = datasets()
 TRAINED_ROUTERS = [r for r in config["routers"] if r != "random"]
@@ -132,13 +154,14 @@ def train_inputs(wildcards):
 
 
 def score_inputs(wildcards):
+    """One checkpoint scores every benchmark in one job (its imports and model load paid once)."""
     inputs = {
         "checkpoint": f"resources/routers/{wildcards.router}/seed-{wildcards.seed}",
-        "benchmark": f"resources/benchmarks/{wildcards.benchmark}.parquet",
+        "benchmarks": expand("resources/benchmarks/{benchmark}.parquet", benchmark=config["benchmarks"]),
         "model": f"resources/models/{config['routers'][wildcards.router].get('backbone', 'encoder')}",
     }
     if uses_embeddings(router_kind(wildcards.router)):
-        inputs["embeddings"] = f"resources/embeddings/{wildcards.benchmark}.parquet"
+        inputs["embeddings"] = expand("resources/embeddings/{benchmark}.parquet", benchmark=config["benchmarks"])
     return inputs
 
 

@@ -18,6 +18,6 @@ rule embed_prompts:
         mem_mb=4000,
         runtime=60,
     conda:
-        "../envs/train.yaml"
+        TRAIN_ENV
     script:
         "../workflow_scripts/embed_prompts.py"

@@ -13,6 +13,6 @@ rule prepare_model:
     resources:
         mem_mb=4000,
     conda:
-        "../envs/train.yaml"
+        TRAIN_ENV
     script:
         "../workflow_scripts/prepare_model.py"

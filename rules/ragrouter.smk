@@ -34,7 +34,7 @@ rule augment_corpus:
         mem_mb=4000,
         runtime=60,
     conda:
-        "../envs/train.yaml"
+        TRAIN_ENV
     script:
         "../workflow_scripts/augment_corpus.py"
 
@@ -56,7 +56,7 @@ rule prompt_perplexity:
         mem_mb=6000,
         runtime=120,
     conda:
-        "../envs/train.yaml"
+        TRAIN_ENV
     script:
         "../workflow_scripts/prompt_perplexity.py"
 
@@ -100,7 +100,7 @@ rule train_fusion:
         mem_mb=8000,
         runtime=60,
     conda:
-        "../envs/train.yaml"
+        TRAIN_ENV
     script:
         "../workflow_scripts/train_fusion.py"
 
@@ -121,7 +121,7 @@ rule encode_features:
         mem_mb=8000,
         runtime=120,
     conda:
-        "../envs/train.yaml"
+        TRAIN_ENV
     script:
         "../workflow_scripts/encode_features.py"
 
@@ -142,7 +142,7 @@ rule build_knowledge_base:
     benchmark:
         "logs/benchmarks/build_knowledge_base/aug-{aug}_sample-{sample}_feat-{feat}.tsv"
     conda:
-        "../envs/train.yaml"
+        TRAIN_ENV
     script:
         "../workflow_scripts/build_knowledge_base.py"
 
@@ -161,6 +161,7 @@ rule train_ragrouter:
         rag=ragrouter_setting("rag", {}),
         classifier=ragrouter_setting("classifier", {}).get("params", {}),
         fusion=ragrouter_setting("fusion", {}).get("params", {}),
+        processes=training_processes(config.get("ragrouter", {}), "ragrouter"),
     threads: 2
     log:
         "logs/train_ragrouter/aug-{aug}_sample-{sample}_feat-{feat}_rag-{rag}/seed-{seed}.log",
@@ -172,7 +173,7 @@ rule train_ragrouter:
         gpu=ragrouter_setting("gpus", 0),
         slurm_partition=slurm_partition(ragrouter_setting("gpus", 0)),
     conda:
-        "../envs/train.yaml"
+        TRAIN_ENV
     script:
         "../workflow_scripts/train_ragrouter.py"
 
@@ -180,24 +181,24 @@ rule train_ragrouter:
 rule score_ragrouter:
     input:
         checkpoint="resources/routers/ragrouter_aug-{aug}_sample-{sample}_feat-{feat}_rag-{rag}/seed-{seed}",
-        benchmark="resources/benchmarks/{benchmark}.parquet",
-        features="resources/ragrouter/features/feat-{feat}/{benchmark}.parquet",
+        benchmarks=expand("resources/benchmarks/{benchmark}.parquet", benchmark=config["benchmarks"]),
+        features=expand("resources/ragrouter/features/feat-{{feat}}/{benchmark}.parquet", benchmark=config["benchmarks"]),
     output:
-        "results/scores/{benchmark}/ragrouter_aug-{aug}_sample-{sample}_feat-{feat}_rag-{rag}/seed-{seed}.parquet",
+        expand("results/scores/{benchmark}/ragrouter_aug-{{aug}}_sample-{{sample}}_feat-{{feat}}_rag-{{rag}}/seed-{{seed}}.parquet", benchmark=config["benchmarks"]),
     params:
         kind="ragrouter",  # its feature settings are checked by the router itself when it loads
         params={},
     threads: 2
     log:
-        "logs/score_ragrouter/{benchmark}/aug-{aug}_sample-{sample}_feat-{feat}_rag-{rag}/seed-{seed}.log",
+        "logs/score_ragrouter/aug-{aug}_sample-{sample}_feat-{feat}_rag-{rag}/seed-{seed}.log",
     benchmark:
-        "logs/benchmarks/score_ragrouter/{benchmark}/aug-{aug}_sample-{sample}_feat-{feat}_rag-{rag}/seed-{seed}.tsv"
+        "logs/benchmarks/score_ragrouter/aug-{aug}_sample-{sample}_feat-{feat}_rag-{rag}/seed-{seed}.tsv"
     resources:
         mem_mb=ragrouter_setting("mem_mb", 12000),
         runtime=ragrouter_setting("runtime", 120),
         gpu=ragrouter_setting("gpus", 0),
         slurm_partition=slurm_partition(ragrouter_setting("gpus", 0)),
     conda:
-        "../envs/train.yaml"
+        TRAIN_ENV
     script:
         "../workflow_scripts/score_router.py"

@@ -29,7 +29,7 @@ rule train_router:
         kind=lambda wildcards: router_kind(wildcards.router),
         params=lambda wildcards: config["routers"][wildcards.router].get("params", {}),
         embedding=config.get("embedding", {}),
-        processes=router_setting("processes", 1),
+        processes=lambda wildcards: training_processes(config["routers"][wildcards.router], f"routers.{wildcards.router}"),
     threads: 2
     log:
         "logs/train_router/{router}/seed-{seed}.log",
@@ -41,7 +41,7 @@ rule train_router:
         gpu=router_setting("gpus", 0),
         slurm_partition=slurm_partition(router_setting("gpus", 0)),
     conda:
-        "../envs/train.yaml"
+        TRAIN_ENV
     script:
         "../workflow_scripts/train_router.py"
 
@@ -50,23 +50,23 @@ rule score_router:
     input:
         unpack(score_inputs),
     output:
-        "results/scores/{benchmark}/{router}/seed-{seed}.parquet",
+        expand("results/scores/{benchmark}/{{router}}/seed-{{seed}}.parquet", benchmark=config["benchmarks"]),
     params:
         kind=lambda wildcards: router_kind(wildcards.router),
         params=lambda wildcards: config["routers"][wildcards.router].get("params", {}),
         embedding=config.get("embedding", {}),
     threads: 2
     log:
-        "logs/score_router/{benchmark}/{router}/seed-{seed}.log",
+        "logs/score_router/{router}/seed-{seed}.log",
     benchmark:
-        "logs/benchmarks/score_router/{benchmark}/{router}/seed-{seed}.tsv"
+        "logs/benchmarks/score_router/{router}/seed-{seed}.tsv"
     resources:
         mem_mb=router_setting("mem_mb", 8000),
         runtime=router_setting("runtime", 120),
         gpu=router_setting("gpus", 0),
         slurm_partition=slurm_partition(router_setting("gpus", 0)),
     conda:
-        "../envs/train.yaml"
+        TRAIN_ENV
     script:
         "../workflow_scripts/score_router.py"
 

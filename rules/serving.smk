@@ -25,6 +25,6 @@ rule serving_check:
     benchmark:
         "logs/benchmarks/serving_check/serving_check.tsv"
     conda:
-        "../envs/train.yaml"
+        TRAIN_ENV
     script:
         "../workflow_scripts/serving_check.py"

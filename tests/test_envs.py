@@ -29,10 +29,10 @@ def rule_scripts_and_envs() -> dict[str, tuple[Path, Path]]:
         for block in re.split(r"\n(?=rule |localrule )", smk.read_text()):
             name = re.match(r"(?:local)?rule (\w+):", block)
             script = re.search(r"script:\s*\n\s*\"\.\./(workflow_scripts/\w+\.py)\"", block)
-            conda = re.search(r"conda:\s*\n\s*\"\.\./(envs/\w+\.yaml)\"", block)
+            conda = re.search(r"conda:\s*\n\s*(?:\"\.\./(envs/\w+\.yaml)\"|(TRAIN_ENV))", block)
             if name and script:
                 assert conda, f"rule {name.group(1)} runs a script without a conda env"
-                out[name.group(1)] = (ROOT / script.group(1), ROOT / conda.group(1))
+                out[name.group(1)] = (ROOT / script.group(1), ROOT / (conda.group(1) or "envs/train.yaml"))  # TRAIN_ENV: train.yaml or its GPU twin
     return out
 
 
@@ -103,3 +103,26 @@ def test_rule_env_declares_what_its_script_imports(rule):
 
 def test_every_scripted_rule_was_found():
     assert {"build_corpus", "train_router", "train_ragrouter", "make_report", "augment_corpus"} <= set(RULES)
+
+
+def _conda_envs(gpu_env: bool) -> dict[str, str]:
+    """Each rule's conda env as the parsed workflow has it (Snakemake's API; no conda needed)."""
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import ConfigSettings, DeploymentSettings, ResourceSettings, StorageSettings
+
+    with SnakemakeApi() as api:
+        workflow = api.workflow(
+            resource_settings=ResourceSettings(), config_settings=ConfigSettings(config={"gpu_env": gpu_env}), storage_settings=StorageSettings(),
+            deployment_settings=DeploymentSettings(), snakefile=ROOT / "Snakefile", workdir=ROOT,
+        )._workflow
+        return {rule.name: str(rule._conda_env) for rule in workflow.rules if rule._conda_env}
+
+
+def test_gpu_env_swaps_faiss_for_its_gpu_build_in_every_torch_rule():
+    cpu, gpu = env_packages(ROOT / "envs/train.yaml"), env_packages(ROOT / "envs/train-cuda.yaml")
+    assert cpu.pop("faiss-cpu") and gpu.pop("faiss-gpu-cu12") and cpu == gpu
+    plain, cuda = _conda_envs(False), _conda_envs(True)
+    torch_rules = {rule for rule, env in plain.items() if env == "../envs/train.yaml"}
+    assert {"train_router", "train_ragrouter", "build_knowledge_base", "score_ragrouter"} <= torch_rules
+    assert {rule for rule, env in cuda.items() if env == "../envs/train-cuda.yaml"} == torch_rules
+    assert {r: e for r, e in cuda.items() if r not in torch_rules} == {r: e for r, e in plain.items() if r not in torch_rules}

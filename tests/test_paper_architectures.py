@@ -30,7 +30,7 @@ def _tokenizer(specials: dict[str, str]):
     return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", **specials), len(vocab)
 
 
-def _backbone(kind: str, folder):
+def _backbone(kind: str, folder, hidden: int = 32):
     from transformers import (
         DebertaV2Config,
         DebertaV2Model,
@@ -44,7 +44,7 @@ def _backbone(kind: str, folder):
 
     if kind == "qwen2":  # no BOS, no CLS, no pad: only an end-of-text token
         tokenizer, n = _tokenizer({"eos_token": "<|endoftext|>"})
-        model = Qwen2ForCausalLM(Qwen2Config(vocab_size=n, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64))
+        model = Qwen2ForCausalLM(Qwen2Config(vocab_size=n, hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64))
     elif kind == "llama":
         tokenizer, n = _tokenizer({"bos_token": "<s>", "eos_token": "</s>"})
         model = LlamaForCausalLM(LlamaConfig(vocab_size=n, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64))

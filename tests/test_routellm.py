@@ -125,7 +125,7 @@ def test_openai_client_requests_reach_the_model_the_threshold_picks(routellm_ser
 
 
 def test_bounded_load_with_malformed_requests_never_crashes_the_server(routellm_server):
-    """2,000 requests from 8 threads, a quarter of them malformed: every good one is answered, every
+    """600 requests from 8 threads, a quarter of them malformed: every good one is answered, every
     bad one gets a 4xx with a message, and the server is still up afterwards."""
     base, proc = routellm_server
     ok = {"model": "router-ragrouter-0.5", "messages": [{"role": "user", "content": "hello"}]}
@@ -141,7 +141,7 @@ def test_bounded_load_with_malformed_requests_never_crashes_the_server(routellm_
         {**ok, "messages": "just a string"},
     ]
     rng = random.Random(0)
-    plan = [(None, {**ok, "messages": [{"role": "user", "content": f"question {i % 20}"}]}) if rng.random() < 0.75 else ("bad", rng.choice(bad)) for i in range(2000)]
+    plan = [(None, {**ok, "messages": [{"role": "user", "content": f"question {i % 20}"}]}) if rng.random() < 0.75 else ("bad", rng.choice(bad)) for i in range(600)]
 
     def send(item):
         kind, body = item
@@ -158,7 +158,7 @@ def test_bounded_load_with_malformed_requests_never_crashes_the_server(routellm_
     malformed = [r for r in results if r[0] == "bad"]
     assert all(code == 200 and "answered by" in text for _, code, text in good), [r for r in good if r[1] != 200][:3]
     assert all(400 <= code < 500 and text for _, code, text in malformed), [r for r in malformed if not 400 <= r[1] < 500][:3]
-    assert len(good) > 1000 and len(malformed) > 300
+    assert len(good) > 400 and len(malformed) > 100 and {str(body) for kind, body in plan if kind} == {str(body) for body in bad}  # every kind of bad request
     assert proc.poll() is None
 
 

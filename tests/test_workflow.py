@@ -82,6 +82,7 @@ def test_slurm_profile_dry_runs():
         ("rows: [random, prompt_length,", "rows: [random, promt_length,", "promt_length"),  # misspelled table row
         ("    name: P2L\n", "    name: P2L\n    mem: 4000\n", "'mem' was unexpected"),  # a router setting nothing reads
         ("seeds: [0]", "seeds: [0]\nseed: [1]", "'seed' was unexpected"),  # unknown top-level key
+        ("    name: P2L\n", "    name: P2L\n    gpus: 1\n    processes: 2\n", "routers.p2l: processes 2 > gpus 1"),  # a process without a GPU
     ],
 )
 def test_bad_config_is_rejected(tmp_path, old, new, named):
@@ -184,32 +185,33 @@ def _small_config(tmp_path: Path, data_dir: Path) -> dict:
 
 @pytest.mark.slow
 def test_a_run_killed_mid_rule_resumes_to_byte_identical_tables(tmp_path, data_dir):
+    """SIGKILL a run inside embed_prompts, resume it, then rerun embed_prompts and everything
+    downstream of it uninterrupted (`--forcerun`): the tables are byte-identical."""
     import signal
     import time
 
-    clean, killed = tmp_path / "clean", tmp_path / "killed"
-    for folder in (clean, killed):
-        folder.mkdir()
-        env = _small_config(folder, data_dir)
-    cmd = ["--cores", "2", "--max-threads", "1", "-s", str(ROOT / "Snakefile")]
-    code, out = run([*cmd, "--directory", str(clean)], env=env)
-    assert code == 0, out[-3000:]
+    env = _small_config(tmp_path, data_dir)
+    cmd = ["--cores", "2", "--max-threads", "1", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path)]
     # SIGKILL the whole run while embed_prompts is inside its script (its log exists, its output not yet)
-    proc = subprocess.Popen(SNAKEMAKE + [*cmd, "--directory", str(killed)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    log, deadline = killed / "logs/embed_prompts/corpus.log", time.monotonic() + 300
+    proc = subprocess.Popen(SNAKEMAKE + cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    log, deadline = tmp_path / "logs/embed_prompts/corpus.log", time.monotonic() + 300
     while not log.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert proc.poll() is None, "the run ended before embed_prompts started"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert not (killed / "resources/embeddings/corpus.parquet").exists()  # nothing half-written under the output's name
-    code, out = run(["--unlock", *cmd, "--directory", str(killed)], env=env)
+    assert not (tmp_path / "resources/embeddings/corpus.parquet").exists()  # nothing half-written under the output's name
+    code, out = run(["--unlock", *cmd], env=env)
     assert code == 0, out[-3000:]
-    code, out = run([*cmd, "--rerun-incomplete", "--directory", str(killed)], env=env)
+    code, out = run([*cmd, "--rerun-incomplete"], env=env)
     assert code == 0, out[-3000:]
-    for name in ("results/table1.csv", "results/metrics/mmlu.json", "results/scores/mmlu/sw_ranking/seed-0.parquet"):
-        assert (killed / name).read_bytes() == (clean / name).read_bytes(), name
-    table = pl.read_csv(clean / "results/table1.csv")
+    outputs = ("results/table1.csv", "results/metrics/mmlu.json", "results/scores/mmlu/sw_ranking/seed-0.parquet")
+    resumed = {name: (tmp_path / name).read_bytes() for name in outputs}
+    code, out = run([*cmd, "--forcerun", "embed_prompts"], env=env)
+    assert code == 0 and "embed_prompts" in out, out[-3000:]
+    for name in outputs:
+        assert (tmp_path / name).read_bytes() == resumed[name], name
+    table = pl.read_csv(tmp_path / "results/table1.csv")
     assert table["router_id"].to_list() == ["random", "prompt_length", "sw_ranking", "question_marks"]
     assert table.filter(pl.col("router_id") == "question_marks")["router"].item() == "Toy: question marks"
 

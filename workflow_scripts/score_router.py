@@ -1,4 +1,4 @@
-"""Score one benchmark with one trained router checkpoint."""
+"""Score every benchmark with one trained router checkpoint (loaded once)."""
 
 import sys
 import time
@@ -20,12 +20,13 @@ inputs = snakemake.input  # noqa: F821
 check_checkpoint_settings(inputs.checkpoint, snakemake.params.kind, snakemake.params.params)  # noqa: F821
 router = load_checkpoint(inputs.checkpoint)
 if "embeddings" in inputs.keys():
-    attach_embeddings(router, [inputs.embeddings])
-if "features" in inputs.keys():  # RAGRouter: the benchmark's query vectors for retrieval
-    router.features = FeatureTable([inputs.features])
-benchmark = pl.read_parquet(inputs.benchmark)
-start = time.perf_counter()
-scores = router.strong_win_rates(benchmark["prompt"].to_list())
-elapsed = time.perf_counter() - start
-logger.info(f"scored {benchmark.height} prompts in {elapsed:.1f} s ({benchmark.height / max(elapsed, 1e-9):.1f} prompts/s)")
-write_scores(benchmark, scores, snakemake.output[0])  # noqa: F821
+    attach_embeddings(router, inputs.embeddings)
+if "features" in inputs.keys():  # RAGRouter: the benchmarks' query vectors for retrieval
+    router.features = FeatureTable(inputs.features)
+for path, output in zip(inputs.benchmarks, snakemake.output, strict=True):  # noqa: F821
+    benchmark = pl.read_parquet(path)
+    start = time.perf_counter()
+    scores = router.strong_win_rates(benchmark["prompt"].to_list())
+    elapsed = time.perf_counter() - start
+    logger.info(f"{path}: scored {benchmark.height} prompts in {elapsed:.1f} s ({benchmark.height / max(elapsed, 1e-9):.1f} prompts/s)")
+    write_scores(benchmark, scores, output)

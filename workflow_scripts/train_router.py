@@ -8,7 +8,7 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821
 import torch
 
 from ragrouter.common.io import setup_logging
-from ragrouter.routers.train_job import TrainJob, launch, run
+from ragrouter.routers.train_job import TrainJob, train
 
 setup_logging(snakemake.log[0])  # noqa: F821
 torch.set_num_threads(snakemake.threads)  # noqa: F821
@@ -25,7 +25,4 @@ job = TrainJob(
     embeddings=inputs.embeddings if "embeddings" in inputs.keys() else None,
     embedding=snakemake.params.embedding,  # noqa: F821
 )
-if snakemake.params.processes > 1:  # noqa: F821
-    launch(job, snakemake.params.processes)  # noqa: F821
-else:
-    run(job)
+train(job, snakemake.params.processes)  # noqa: F821

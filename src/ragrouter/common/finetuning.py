@@ -12,7 +12,7 @@ import contextlib
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -183,26 +183,82 @@ def process_share(idx: np.ndarray, rank: int, world: int) -> tuple[np.ndarray, f
     return part, len(part) * world / len(idx)
 
 
+HeadName = Callable[[torch.nn.Module], str | None]
+LORA_DEFAULTS: dict[str, Any] = {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear", "bits": None}
+
+
+def lora_settings(lora: dict[str, Any] | None, where: str) -> dict[str, Any] | None:
+    """`params.lora` with its defaults, or None (no LoRA). `bits: 4` is QLoRA: the frozen backbone
+    is loaded as 4-bit NF4 weights (bitsandbytes) and only the adapters and the head train."""
+    if not lora:
+        return None
+    unknown = set(lora) - set(LORA_DEFAULTS)
+    if unknown:
+        raise ValueError(f"{where}: unknown lora keys {sorted(unknown)}; known: {sorted(LORA_DEFAULTS)}")
+    settings = {**LORA_DEFAULTS, **lora}
+    if settings["bits"] not in (None, 4):
+        raise ValueError(f"{where}: lora.bits must be 4 (QLoRA) or null, got {settings['bits']!r}")
+    return settings
+
+
+def trainable_backbone(load: Callable[..., torch.nn.Module], lora: dict[str, Any] | None, head_of: HeadName) -> tuple[torch.nn.Module, Any]:
+    """The model to fine-tune from `load(**from_pretrained_kwargs)`, and its LoRA tuner (None
+    without LoRA); `head_of(model)` names the task head that trains in full. QLoRA (`lora.bits: 4`)
+    loads the backbone as NF4 with double quantisation and bf16 compute on this process' device
+    (QLoRA's recipe), prepared by peft for k-bit training."""
+    if not lora or lora["bits"] is None:
+        model = load()
+        return model, apply_lora(model, lora, head_of(model))
+    try:
+        import bitsandbytes
+    except ImportError as error:
+        raise ImportError("lora.bits: 4 (QLoRA) needs bitsandbytes: use envs/train-cuda.yaml or `pip install bitsandbytes`") from error
+    from accelerate import PartialState
+    from peft import prepare_model_for_kbit_training
+    from transformers import BitsAndBytesConfig
+
+    quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=torch.bfloat16)
+    model = load(quantization_config=quantization, device_map={"": PartialState().device})
+    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    for module in model.modules():  # on CPU, bitsandbytes 0.50 repacks 4-bit weights for inference at the
+        if isinstance(module, bitsandbytes.nn.Linear4bit):  # first evaluation, after which they no longer train
+            module.support_avx512bf16_for_cpu = False
+    return model, apply_lora(model, lora, head_of(model))
+
+
 def apply_lora(model: torch.nn.Module, lora: dict[str, Any] | None, head: str | None) -> Any:
     """LoRA adapters (`peft`) injected in place into `model`'s linear layers; only the adapters and
-    the named task head (trained in full) stay trainable. Returns the tuner, whose
-    `merge_and_unload()` folds the adapters back so a checkpoint is a plain model; None without LoRA."""
+    the named task head (trained in full) stay trainable. Returns the tuner; None without LoRA."""
     if not lora:
         return None
     from peft import LoraConfig, LoraModel
 
-    settings = {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear", **lora}
     config = LoraConfig(
-        r=int(settings["r"]),
-        lora_alpha=int(settings["alpha"]),
-        lora_dropout=float(settings["dropout"]),
-        target_modules=settings["target_modules"],
+        r=int(lora["r"]),
+        lora_alpha=int(lora["alpha"]),
+        lora_dropout=float(lora["dropout"]),
+        target_modules=lora["target_modules"],
         exclude_modules=[head] if head else None,
     )
     tuner = LoraModel(model, config, "default")
     if head:
         model.get_submodule(head).requires_grad_(True)
     return tuner
+
+
+def merged_model(tuner: Any, lora: dict[str, Any], head_of: HeadName, load: Callable[..., torch.nn.Module]) -> torch.nn.Module:
+    """Fold the trained adapters back so a checkpoint is a plain model. QLoRA's adapters (trained
+    against the 4-bit weights) and head are folded into the full-precision backbone from `load()`,
+    as QLoRA's adapters are deployed, so the checkpoint loads and scores without bitsandbytes."""
+    if lora["bits"] is None:
+        return tuner.merge_and_unload()
+    head = head_of(tuner.model)
+    trained = {k: v for k, v in tuner.model.state_dict().items() if "lora_" in k or (head and k.startswith(f"{head}."))}
+    fresh = apply_lora(load(), lora, head)
+    result = fresh.model.load_state_dict(trained, strict=False)
+    if result.unexpected_keys:
+        raise RuntimeError(f"QLoRA merge: adapter weights without a place in the full-precision backbone: {result.unexpected_keys[:5]}")
+    return fresh.merge_and_unload().to(device_of(tuner.model))
 
 
 def fine_tune(

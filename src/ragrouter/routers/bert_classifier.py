@@ -77,6 +77,7 @@ DEFAULTS: dict[str, Any] = {
     "gradient_checkpointing": False,  # recompute activations in backward: less memory, ~30% slower
     # LoRA adapters through peft instead of full fine-tuning, e.g. {r: 16, alpha: 32, dropout: 0.05,
     # target_modules: all-linear}; the task head trains in full; merged into the checkpoint.
+    # bits: 4 is QLoRA (a 4-bit NF4 backbone through bitsandbytes; merged into the full-precision one)
     "lora": None,
     "max_train_examples": None,  # None: the whole train split; an int: a seeded random subset
     "train_dtype": "auto",  # autocast dtype for training (fp32 master weights); auto: tu.concrete_dtype
@@ -310,12 +311,17 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Bert
     logger.info(f"{KIND}: params {p}, seed {seed}, backbone {model_dir}, torch threads {torch.get_num_threads()}")
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=len(class_names))
-    model.config.id2label = dict(enumerate(class_names))
-    model.config.label2id = {v: k for k, v in model.config.id2label.items()}
-    ensure_padding(tokenizer, model)
+
+    def load_backbone(**kwargs) -> torch.nn.Module:
+        model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=len(class_names), **kwargs)
+        model.config.id2label = dict(enumerate(class_names))
+        model.config.label2id = {v: k for k, v in model.config.id2label.items()}
+        ensure_padding(tokenizer, model)
+        return model
+
+    lora_settings = tu.lora_settings(p["lora"], KIND)
+    model, lora = tu.trainable_backbone(load_backbone, lora_settings, _head_name)
     _, _, pad = _special_ids(tokenizer)
-    lora = tu.apply_lora(model, p["lora"], _head_name(model))
     if p["gradient_checkpointing"]:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
@@ -353,7 +359,7 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Bert
     if p["gradient_checkpointing"]:
         model.gradient_checkpointing_disable()
     if lora is not None:
-        model = lora.merge_and_unload()
+        model = tu.merged_model(lora, lora_settings, _head_name, load_backbone)
     return BertClassifierRouter(model, tokenizer, p["max_length"], p["truncation"], p["eval_batch_size"], p["inference_dtype"], scheme, head)
 
 

@@ -334,7 +334,10 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Caus
     label_ids = add_label_tokens(tokenizer, model)
     prefix, suffix = prompt_parts(tokenizer, system_message)
     pad_id = tokenizer.pad_token_id
-    lora = tu.apply_lora(model, p["lora"], None)  # the label tokens' rows start as the digits' and stay frozen
+    lora_settings = tu.lora_settings(p["lora"], KIND)
+    if lora_settings and lora_settings["bits"] is not None:
+        raise ValueError(f"{KIND}: lora.bits (QLoRA) is supported by the sequence-classification routers (bert, RAGRouter's classifier), not here")
+    lora = tu.apply_lora(model, lora_settings, None)  # the label tokens' rows start as the digits' and stay frozen
     frozen = _freeze_lower_layers(model, p["train_layers"])
     if p["gradient_checkpointing"]:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})

@@ -1,13 +1,15 @@
-"""Train one router and save its checkpoint and validation scores: the body of rule `train_router`,
-also runnable on its own so that `accelerate launch` can start it in several processes (DDP, one per
-GPU; CPU processes with ACCELERATE_USE_CPU=true):
+"""Train one router, or one RAGRouter variant's classifier, and save its checkpoint and validation
+scores: the bodies of rules `train_router` and `train_ragrouter`, also runnable on their own so that
+`accelerate launch` can start them in several processes (DDP, one per GPU; CPU processes with
+ACCELERATE_USE_CPU=true):
 
     accelerate launch --multi_gpu --num_processes 4 -m ragrouter.routers.train_job job.json
     ACCELERATE_USE_CPU=true accelerate launch --multi_gpu --num_processes 2 -m ragrouter.routers.train_job job.json  # CPU, gloo
 
-`job.json` holds the `TrainJob` fields. The fine-tuned classifiers (`bert`, `causal_llm`) split
-every batch over the processes (`finetuning.fine_tune`); only the main process writes. Config
-`routers.<id>.processes: N` makes the rule launch it this way.
+`job.json` holds `{"job": "TrainJob" | "RAGRouterJob", ...its fields}`. The fine-tuned classifiers
+(`bert`, `causal_llm`, RAGRouter's) split every batch over the processes (`finetuning.fine_tune`);
+only the main process writes. Config `processes: N` (default: `gpus`) makes the rules launch them
+this way.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from loguru import logger
 
 @dataclasses.dataclass
 class TrainJob:
+    """One router of `routers:` (any kind), trained on the corpus."""
+
     kind: str
     corpus: str
     battles: str
@@ -38,24 +42,76 @@ class TrainJob:
     embeddings: str | None = None  # cached sentence embeddings (kinds that read them)
     embedding: dict[str, Any] = dataclasses.field(default_factory=dict)  # their encoder settings
 
+    def run(self) -> None:
+        """Train; the main process saves the checkpoint and the validation scores."""
+        from ragrouter.routers.registry import make_encoder, train_router
 
-def run(job: TrainJob) -> None:
-    """Train; the main process saves the checkpoint and the validation scores."""
+        encoder = make_encoder(self.model_dir, [self.embeddings], self.embedding) if self.embeddings else None
+        corpus = pl.read_parquet(self.corpus)
+        router = train_router(self.kind, corpus, pl.read_parquet(self.battles), self.params, self.seed, self.model_dir, encoder)
+        _save(router, corpus, self.checkpoint, self.validation)
+
+
+@dataclasses.dataclass
+class RAGRouterJob:
+    """One RAGRouter variant's classifier: RAG prompts from the KB's neighbours (`kb`), or bare
+    queries (rag=off: `kb` None, every training row)."""
+
+    corpus: str
+    queries: str | None  # the query split (rag=on)
+    kb: str | None
+    features: str
+    rag: dict[str, Any]
+    classifier: dict[str, Any]
+    fusion: dict[str, Any]
+    fused: bool  # feat=on: the cross-modal fusion's vectors
+    seed: int
+    model_dir: str
+    checkpoint: str
+    validation: str
+
+    def run(self) -> None:
+        from ragrouter.common.seeding import seed_everything
+        from ragrouter.method import classifier
+        from ragrouter.method.fusion import feature_settings
+        from ragrouter.method.knowledge_base import KnowledgeBase
+
+        seed_everything(self.seed)
+        corpus = pl.read_parquet(self.corpus)
+        family_rows = corpus.filter(pl.col("split") == "train")
+        kb = KnowledgeBase.load(self.kb) if self.kb else None
+        rows = pl.read_parquet(self.queries) if self.kb else family_rows
+        validation = corpus.filter(pl.col("split") == "validation")
+        features = classifier.FeatureTable([self.features])
+        router = classifier.train(rows, validation, kb, features, family_rows, self.rag, self.classifier, self.seed, self.model_dir)
+        router.feature_settings = feature_settings(self.fusion, fused=self.fused)
+        _save(router, validation, self.checkpoint, self.validation)
+
+
+def _save(router, corpus: pl.DataFrame, checkpoint: str, validation: str) -> None:
     from accelerate import PartialState
 
     from ragrouter.common.io import write_parquet
     from ragrouter.evaluation.validation import validation_scores
-    from ragrouter.routers.registry import make_encoder, save_checkpoint, train_router
+    from ragrouter.routers.registry import save_checkpoint
 
-    encoder = make_encoder(job.model_dir, [job.embeddings], job.embedding) if job.embeddings else None
-    corpus = pl.read_parquet(job.corpus)
-    router = train_router(job.kind, corpus, pl.read_parquet(job.battles), job.params, job.seed, job.model_dir, encoder)
     if PartialState().is_main_process:
-        save_checkpoint(router, job.checkpoint)
-        write_parquet(validation_scores(router, corpus), job.validation)
+        save_checkpoint(router, checkpoint)
+        write_parquet(validation_scores(router, corpus), validation)
 
 
-def launch(job: TrainJob, processes: int) -> None:
+JOBS = {cls.__name__: cls for cls in (TrainJob, RAGRouterJob)}
+
+
+def train(job: TrainJob | RAGRouterJob, processes: int) -> None:
+    """Run `job` in this process, or under `accelerate launch` with `processes` processes."""
+    if processes > 1:
+        launch(job, processes)
+    else:
+        job.run()
+
+
+def launch(job: TrainJob | RAGRouterJob, processes: int) -> None:
     """Run `job` under `accelerate launch` with `processes` processes (GPUs when CUDA is present)
     and wait; their output goes to this process' stderr (the rule's log)."""
     import torch
@@ -65,12 +121,12 @@ def launch(job: TrainJob, processes: int) -> None:
     env = {**os.environ, **({} if torch.cuda.is_available() else {"ACCELERATE_USE_CPU": "true"})}
     with tempfile.TemporaryDirectory() as tmp:
         job_file = Path(tmp) / "job.json"
-        job_file.write_text(json.dumps(dataclasses.asdict(job), indent=2))
+        job_file.write_text(json.dumps({"job": type(job).__name__, **dataclasses.asdict(job)}, indent=2))
         command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes), "-m", __name__, str(job_file)]
         logger.info(f"launching {' '.join(command)}")
         done = subprocess.run(command, stdout=sys.stderr, stderr=sys.stderr, env=env)
     if done.returncode != 0:
-        raise RuntimeError(f"{job.kind}: `accelerate launch` with {processes} processes failed (exit {done.returncode}); its output is above")
+        raise RuntimeError(f"{type(job).__name__}: `accelerate launch` with {processes} processes failed (exit {done.returncode}); its output is above")
 
 
 def main(argv: list[str]) -> None:
@@ -79,7 +135,8 @@ def main(argv: list[str]) -> None:
     if len(argv) != 1:
         raise SystemExit("usage: python -m ragrouter.routers.train_job JOB.json")
     setup_logging(None)
-    run(TrainJob(**json.loads(Path(argv[0]).read_text())))
+    fields = json.loads(Path(argv[0]).read_text())
+    JOBS[fields.pop("job")](**fields).run()
 
 
 if __name__ == "__main__":
