@@ -247,6 +247,7 @@ def report_context_files(wildcards):
         files["augmented"] = "resources/ragrouter/augmented.parquet"
         files["sampled"] = "resources/ragrouter/aug-on_sample-on.parquet"
         files["serving"] = "results/serving/serving_check.json"
+        files["agreement"] = "results/serving/inference_agreement.json"
     return files
 
 

@@ -56,6 +56,7 @@ rule make_report:
         job_names=configured_job_names(),
         models=config["models"],
         subsample=config.get("benchmark_subsample", 1),
+        inference_backend=config.get("inference_backend", "torch"),
     log:
         "logs/make_report/make_report.log",
     conda:

@@ -188,6 +188,7 @@ rule score_ragrouter:
     params:
         kind="ragrouter",  # its feature settings are checked by the router itself when it loads
         params={},
+        inference_backend=config.get("inference_backend", "torch"),
     threads: 2
     log:
         "logs/score_ragrouter/aug-{aug}_sample-{sample}_feat-{feat}_rag-{rag}/seed-{seed}.log",

@@ -55,6 +55,7 @@ rule score_router:
         kind=lambda wildcards: router_kind(wildcards.router),
         params=lambda wildcards: config["routers"][wildcards.router].get("params", {}),
         embedding=config.get("embedding", {}),
+        inference_backend=config.get("inference_backend", "torch"),
     threads: 2
     log:
         "logs/score_router/{router}/seed-{seed}.log",

@@ -28,3 +28,26 @@ rule serving_check:
         TRAIN_ENV
     script:
         "../workflow_scripts/serving_check.py"
+
+
+# The fast inference paths against the float32 reference: the full RAGRouter's seed-0 scores of
+# every benchmark through each backend (per-prompt Spearman, APGR difference, prompts/s).
+rule inference_agreement:
+    input:
+        router=f"resources/routers/{SERVING_ROUTER}",
+        benchmarks=expand("resources/benchmarks/{benchmark}.parquet", benchmark=config["benchmarks"]),
+        features=expand("resources/ragrouter/features/feat-on/{benchmark}.parquet", benchmark=config["benchmarks"]),
+    output:
+        report("results/serving/inference_agreement.json", caption="../report/serving.rst", category="Report"),
+    params:
+        router_id=FULL_RAGROUTER,
+        backends=["onnx", "onnx_int8"],
+    threads: 2
+    log:
+        "logs/inference_agreement/inference_agreement.log",
+    benchmark:
+        "logs/benchmarks/inference_agreement/inference_agreement.tsv"
+    conda:
+        TRAIN_ENV
+    script:
+        "../workflow_scripts/inference_agreement.py"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ragrouter.common.io import setup_logging, write_text
 from ragrouter.evaluation.report import (
+    agreement_section,
     build_report,
     data_and_models_section,
     serving_section,
@@ -23,6 +24,6 @@ context = data_and_models_section(inputs.corpus_summary, stages, dict(params.mod
 validation = {r: [f for f in inputs.validation if Path(f).parent.name == r] for r in params.names}
 context += validation_section({r: files for r, files in validation.items() if files}, dict(params.names))
 if "serving" in inputs.keys():
-    context += serving_section(inputs.serving)
+    context += serving_section(inputs.serving) + agreement_section(inputs.agreement, params.inference_backend)
 text = build_report(params.tables, table_paths, benchmark_paths, list(inputs.scores), params.benchmark_dir, context=context, job_names=set(params.job_names))
 write_text(text, snakemake.output[0])  # noqa: F821

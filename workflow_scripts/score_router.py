@@ -19,6 +19,8 @@ torch.set_num_threads(snakemake.threads)  # noqa: F821
 inputs = snakemake.input  # noqa: F821
 check_checkpoint_settings(inputs.checkpoint, snakemake.params.kind, snakemake.params.params)  # noqa: F821
 router = load_checkpoint(inputs.checkpoint)
+if hasattr(router, "use_backend"):  # the fine-tuned sequence classifiers: torch, or an ONNX Runtime path
+    router.use_backend(snakemake.params.inference_backend, snakemake.threads)  # noqa: F821
 if "embeddings" in inputs.keys():
     attach_embeddings(router, inputs.embeddings)
 if "features" in inputs.keys():  # RAGRouter: the benchmarks' query vectors for retrieval

@@ -283,3 +283,20 @@ def results_table(benchmark_path: str, name: str, paths: Sequence[str], rows: Se
         logger.info(f"{row['router']}: CPT(50%) {row['CPT(50%)']}, CPT(80%) {row['CPT(80%)']}, APGR {row['APGR']}")
     write_csv(table, out_path)
     return table
+
+
+def agreement(reference: np.ndarray, fast: np.ndarray, benchmark: pl.DataFrame, name: str) -> dict[str, float]:
+    """Per-prompt Spearman correlation, largest score difference and APGR (RouteLLM's metric, on
+    benchmark `name`'s rows) of a fast path's scores against the fp32 reference scores."""
+    from scipy.stats import spearmanr
+
+    strong, weak, scale = benchmark["strong"].to_numpy(), benchmark["weak"].to_numpy(), BENCHMARKS[name].scale
+    apgr = {k: evaluate_router(k, [s], strong, weak, scale).metrics["APGR"] for k, s in (("reference", reference), ("fast", fast))}
+    return {
+        "prompts": len(reference),
+        "spearman": float(spearmanr(reference, fast).statistic),
+        "max_abs_diff": float(np.max(np.abs(reference - fast))),
+        "apgr_reference": apgr["reference"],
+        "apgr_fast": apgr["fast"],
+        "apgr_diff": apgr["fast"] - apgr["reference"],
+    }

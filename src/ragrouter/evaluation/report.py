@@ -272,6 +272,45 @@ def serving_section(serving_json: str) -> list[str]:
     ]
 
 
+FAST_PATH_BAR = {"spearman": 0.999, "apgr_diff": 0.005}  # issue 13: below this a fast path is not the default
+
+
+def fast_path_passes(rows: list[dict]) -> dict[str, bool]:
+    """Per backend: on every benchmark, Spearman >= 0.999 with the float32 scores and |ΔAPGR| <= 0.005."""
+    backends = dict.fromkeys(r["backend"] for r in rows)
+    return {b: all(r["spearman"] >= FAST_PATH_BAR["spearman"] and abs(r["apgr_diff"]) <= FAST_PATH_BAR["apgr_diff"] for r in rows if r["backend"] == b) for b in backends}
+
+
+def agreement_section(agreement_json: str, configured: str) -> list[str]:
+    result = json.loads(Path(agreement_json).read_text())
+    passes = fast_path_passes(result["rows"])
+    table = pl.DataFrame(
+        {
+            "benchmark": [r["benchmark"] for r in result["rows"]],
+            "backend": [r["backend"] for r in result["rows"]],
+            "prompts": [r["prompts"] for r in result["rows"]],
+            "Spearman": [f"{r['spearman']:.5f}" for r in result["rows"]],
+            "max abs diff": [f"{r['max_abs_diff']:.2e}" for r in result["rows"]],
+            "APGR fp32": [f"{r['apgr_reference']:.4f}" for r in result["rows"]],
+            "APGR fast": [f"{r['apgr_fast']:.4f}" for r in result["rows"]],
+            "prompts/s fast (fp32)": [f"{r['prompts_per_s']:.1f} ({r['reference_prompts_per_s']:.1f})" for r in result["rows"]],
+        }
+    )
+    verdicts = ", ".join(f"`{b}` {'meets' if ok else 'misses'} it" for b, ok in passes.items())
+    return [
+        "## Fast inference paths (rule `inference_agreement`)",
+        "",
+        f"`{result['router']}` (seed 0) scores every benchmark through the float32 torch path and through ONNX Runtime",
+        f"(float32, and int8 weights), on {result['threads']} threads; prompts/s include retrieval and the RAG prompts. The bar for a",
+        f"fast default: Spearman >= {FAST_PATH_BAR['spearman']} and |ΔAPGR| <= {FAST_PATH_BAR['apgr_diff']} on every benchmark: {verdicts}.",
+        f"The tables come from the configured path, `inference_backend: {configured}`"
+        + (f" (this checkpoint scores in {result['checkpoint_dtype']}; the reference here is it cast to float32)." if result["checkpoint_dtype"] != "float32" else "."),
+        "",
+        *markdown_table(table),
+        "",
+    ]
+
+
 CONTROLS = ("prompt_length", "knn")
 
 

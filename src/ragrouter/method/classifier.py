@@ -194,6 +194,10 @@ class RAGRouter(Router):
         self.features: FeatureTable | None = None
         self.feature_settings: dict[str, Any] | None = None  # `fusion.feature_settings` of its query vectors
 
+    def use_backend(self, backend: str, threads: int | None = None) -> None:
+        """The classifier's inference path (`BertClassifierRouter.use_backend`)."""
+        self.classifier.use_backend(backend, threads)
+
     def strong_win_rates(self, prompts: Sequence[str]) -> np.ndarray:
         prompts = list(prompts)
         if not prompts:

@@ -185,6 +185,26 @@ class BertClassifierRouter(Router):
         tu.cast_parameters(self.model, tu.dtype_of(dtype, KIND))
         if self.feature_head is not None:
             tu.cast_parameters(self.feature_head, tu.dtype_of(dtype, KIND))
+        self.fast = None  # an onnx_inference.OnnxClassifier once `use_backend` picks a fast path
+
+    def to_float32(self) -> None:
+        """Score in float32 (the reference the fast paths are measured against)."""
+        self.dtype = "float32"
+        for module in (self.model, self.feature_head):
+            if module is not None:
+                tu.cast_parameters(module, torch.float32)
+
+    def use_backend(self, backend: str, threads: int | None = None) -> None:
+        """Score through `backend` (`onnx_inference.BACKENDS`): torch, the reference, or ONNX Runtime
+        in float32 (`onnx`) or with int8 weights (`onnx_int8`), for float32 classifiers on the CPU."""
+        if backend == "torch":
+            self.fast = None
+            return
+        if self.dtype != "float32" or tu.device_of(self.model).type != "cpu":
+            raise ValueError(f"{KIND}: inference_backend {backend!r} runs float32 classifiers on the CPU; this one is {self.dtype} on {tu.device_of(self.model)}")
+        from ragrouter.common.onnx_inference import OnnxClassifier
+
+        self.fast = OnnxClassifier(self.model, self.feature_head, backend, threads)
 
     @torch.inference_mode()
     def logits(self, prompts: Sequence[str], features: np.ndarray | None = None) -> torch.Tensor:
@@ -198,7 +218,10 @@ class BertClassifierRouter(Router):
         for idx in tu.sorted_batches([len(s) for s in seqs], self.batch_size):
             ids, mask, _ = tu.pad_batch([seqs[i] for i in idx], pad)
             batch_feats = feats[torch.as_tensor(idx)].to(dev) if feats is not None else None
-            out[torch.as_tensor(idx)] = _logits(self.model, self.feature_head, ids.to(dev), mask.to(dev), batch_feats).float().cpu()
+            if self.fast is not None:
+                out[torch.as_tensor(idx)] = torch.from_numpy(self.fast(ids.numpy(), mask.numpy(), batch_feats.numpy() if batch_feats is not None else None))
+            else:
+                out[torch.as_tensor(idx)] = _logits(self.model, self.feature_head, ids.to(dev), mask.to(dev), batch_feats).float().cpu()
         return out
 
     def strong_win_rates(self, prompts: Sequence[str], features: np.ndarray | None = None) -> np.ndarray:
