@@ -1,8 +1,8 @@
 """A fast CPU path for the fine-tuned sequence classifiers (the BERT router, RAGRouter's classifier):
 the model, with its feature head, exported to ONNX and run by ONNX Runtime, optionally with its
 weights quantised to int8 (dynamic quantisation). The torch float32 path stays the reference;
-`evaluation.metrics.agreement` says how far a fast path's scores are from it, and a workflow uses a fast path only
-where its config names it (`inference_backend`).
+`evaluation.metrics.agreement` says how far a fast path's scores are from it, and a workflow uses
+a fast path only where its config names it (`inference_backend`).
 """
 
 from __future__ import annotations
@@ -46,13 +46,12 @@ class OnnxClassifier:
         module = copy.deepcopy(_Logits(model, head)).eval()
         # a padded example: traced on a full mask, transformers' masking would be exported as "no mask"
         example = (torch.ones((2, 8), dtype=torch.long), torch.tensor([[1] * 8, [1] * 5 + [0] * 3]))
-        names = ["input_ids", "attention_mask"]
+        axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}}
         if head is not None:
             example += (torch.zeros((2, head.in_features), dtype=torch.float32),)
-            names.append("features")
-        axes = {name: {0: "batch", 1: "tokens"} for name in names[:2]} | {"features": {0: "batch"}, "logits": {0: "batch"}}
+            axes["features"] = {0: "batch"}
         with torch.inference_mode():
-            torch.onnx.export(module, example, path, input_names=names, output_names=["logits"], dynamic_axes={k: v for k, v in axes.items() if k in [*names, "logits"]}, opset_version=17, dynamo=False)
+            torch.onnx.export(module, example, path, input_names=list(axes), output_names=["logits"], dynamic_axes={**axes, "logits": {0: "batch"}}, opset_version=17, dynamo=False)
         if backend == "onnx_int8":
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
