@@ -1,6 +1,6 @@
 """A fast CPU path for the fine-tuned sequence classifiers (the BERT router, RAGRouter's classifier):
 the model, with its feature head, exported to ONNX and run by ONNX Runtime, optionally with its
-weights quantised to int8 (dynamic quantisation). The torch float32 path stays the reference;
+weights quantised to int8 (dynamic, per-channel scales). The torch float32 path stays the reference;
 `evaluation.metrics.agreement` says how far a fast path's scores are from it, and a workflow uses
 a fast path only where its config names it (`inference_backend`).
 """
@@ -56,7 +56,8 @@ class OnnxClassifier:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             quantized = path.with_name("model.int8.onnx")
-            quantize_dynamic(path, quantized, weight_type=QuantType.QInt8)
+            # per-channel scales: Spearman with float32 0.997 / 0.992 (MMLU / GSM8K), per-tensor 0.987 / 0.955
+            quantize_dynamic(path, quantized, weight_type=QuantType.QInt8, per_channel=True)
             path = quantized
         options = ort.SessionOptions()
         options.intra_op_num_threads = int(threads or torch.get_num_threads())
