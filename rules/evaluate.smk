@@ -25,7 +25,8 @@ rule make_table:
         scores=table_scores,
         benchmark=table_benchmark,
     output:
-        report("results/{table}.csv", caption="../report/table.rst", category="Tables"),
+        table=report("results/{table}.csv", caption="../report/table.rst", category="Tables"),
+        plot=report("results/plots/tables/{table}.png", caption="../report/table_plot.rst", category="Plots"),
     params:
         names=router_names(),
         spec=lambda wildcards: config["tables"][wildcards.table],

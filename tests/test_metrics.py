@@ -117,3 +117,43 @@ def test_optimal_quality_correctness_and_judge():
     # one strong call goes to the largest gain (question 0), none where the weak model is better
     assert optimal_quality(s, w, 0.34, "judge", 1) == pytest.approx((9 + 8 + 7) / 3)
     assert optimal_quality(s, w, 1.0, "judge", 1) == pytest.approx((9 + 8 + 7) / 3)
+
+
+def test_every_configured_row_gets_its_own_line_style():
+    """The figures' legend can be read: no two routers of any configured table share colour, marker
+    and line style, and RAGRouter (full) is the one drawn thickest."""
+    from pathlib import Path
+
+    import yaml
+
+    from ragrouter.evaluation.metrics import router_style
+
+    tables = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())["tables"]
+    rows = list(dict.fromkeys(r for t in tables.values() for r in t["rows"])) + ["my_router"]
+    styles = {r: router_style(r, rows) for r in rows}
+    keys = {(s["color"], s.get("marker"), s.get("linestyle", "-")) for s in styles.values()}
+    assert len(keys) == len(rows) - 3  # the four ablation variants share their style (each sits beside the full model alone)
+    widest = max(styles, key=lambda r: styles[r].get("linewidth", 1.0))
+    assert widest == "ragrouter_aug-on_sample-on_feat-on_rag-on"
+
+
+def test_table_figure_draws_the_seed_spread_as_a_band(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.axes
+    import polars as pl
+
+    from ragrouter.evaluation import metrics
+
+    rng = np.random.default_rng(0)
+    n = 200
+    strong, weak = (rng.random(n) < 0.8).astype(float), (rng.random(n) < 0.6).astype(float)
+    benchmark = pl.DataFrame({"strong": strong, "weak": weak})
+    results = [evaluate_router("bert", [rng.random(n) for _ in range(3)], strong, weak, 100.0), evaluate_router("prompt_length", [rng.random(n)], strong, weak, 100.0)]
+    bands = []
+    original = matplotlib.axes.Axes.fill_between
+    monkeypatch.setattr(matplotlib.axes.Axes, "fill_between", lambda self, x, lo, hi, **kw: bands.append((np.asarray(lo), np.asarray(hi))) or original(self, x, lo, hi, **kw))
+    metrics.plot_curves(results, {"bert": "BERT"}, benchmark["strong"].to_numpy(), weak, metrics.BENCHMARKS["mmlu"], tmp_path / "t.png", "Table 1")
+    assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
+    assert len(bands) == 1 and (bands[0][1] >= bands[0][0]).all() and (bands[0][1] > bands[0][0]).any()  # three seeds: one band; one seed: none

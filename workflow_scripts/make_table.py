@@ -1,4 +1,4 @@
-"""One results table (CPT(50%), CPT(80%), APGR per router) from the routers' score files."""
+"""One results table (CPT(50%), CPT(80%), APGR per router) and its figure from the routers' score files."""
 
 import sys
 
@@ -9,4 +9,4 @@ from ragrouter.evaluation.metrics import results_table
 
 setup_logging(snakemake.log[0])  # noqa: F821
 spec = snakemake.params.spec  # noqa: F821
-results_table(snakemake.input.benchmark, spec["benchmark"], snakemake.input.scores, spec["rows"], snakemake.params.names, snakemake.output[0])  # noqa: F821
+results_table(snakemake.input.benchmark, spec["benchmark"], snakemake.input.scores, spec["rows"], snakemake.params.names, snakemake.output.table, snakemake.output.plot, spec.get("title"))  # noqa: F821

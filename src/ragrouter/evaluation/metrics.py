@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -130,6 +130,7 @@ class RouterResult:
     metrics: dict[str, float]  # mean over seeds, or metrics of the averaged curve
     std: dict[str, float]  # std over seeds (ddof=1), NaN with one seed
     per_seed: list[dict[str, float]]
+    seed_curves: list[list[Point]] = field(default_factory=list)  # one per seed (the band in the plots)
 
 
 def evaluate_router(
@@ -158,7 +159,7 @@ def evaluate_router(
     else:
         raise ValueError(f"unknown aggregate {aggregate!r}")
     std = {k: float(np.std([m[k] for m in per_seed], ddof=1)) if len(per_seed) > 1 else float("nan") for k in keys}
-    return RouterResult(router_id, curve, metrics, std, per_seed)
+    return RouterResult(router_id, curve, metrics, std, per_seed, curves)
 
 
 TABLE_COLUMNS = ["CPT(50%)", "CPT(80%)", "APGR"]
@@ -182,9 +183,34 @@ def table_frame(results: Sequence[RouterResult], names: dict[str, str]) -> pl.Da
             schema[f"{col}_std"] = pl.Float64
     return pl.DataFrame(rows, schema=schema)
 
+CONTROL_ROUTERS = ("prompt_length", "knn")
+# baselines in a fixed order, so each keeps its colour and marker in every figure
+BASELINE_ORDER = ["sw_ranking", "matrix_factorization", "bert", "causal_llm", "p2l", "routellm_sw_ranking", "routellm_mf", "routellm_bert", "routellm_causal_llm"]
+BASELINE_COLOURS = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 
-def plot_curves(results: Sequence[RouterResult], names: dict[str, str], strong: np.ndarray, weak: np.ndarray, spec, path) -> None:
-    """Quality vs % strong calls for every router, with the weak, strong and oracle lines."""
+
+def router_style(router_id: str, others: Sequence[str] = ()) -> dict:
+    """One line style per router, the same in every figure: RAGRouter (full) thick red, its ablation
+    variants orange, controls grey and dashed, Random black and dotted, baselines in distinct
+    colour-marker pairs (a baseline outside BASELINE_ORDER by its place among `others`)."""
+    if router_id == "ragrouter_aug-on_sample-on_feat-on_rag-on":
+        return {"color": "#d62728", "linewidth": 2.8, "marker": "o", "zorder": 5}
+    if router_id.startswith("ragrouter_"):
+        return {"color": "#ff7f0e", "linewidth": 1.8, "marker": "s", "linestyle": "-."}
+    if router_id in CONTROL_ROUTERS:
+        return {"color": "#7f7f7f" if router_id == "prompt_length" else "#b0b0b0", "linestyle": "--", "marker": "x"}
+    if router_id == RANDOM_ROUTER:
+        return {"color": "black", "linestyle": ":", "marker": None}
+    unknown = [r for r in others if r not in BASELINE_ORDER]
+    index = BASELINE_ORDER.index(router_id) if router_id in BASELINE_ORDER else len(BASELINE_ORDER) + unknown.index(router_id)
+    return {"color": BASELINE_COLOURS[index % len(BASELINE_COLOURS)], "marker": MARKERS[index % len(MARKERS)], "linewidth": 1.2}
+
+
+def plot_curves(results: Sequence[RouterResult], names: dict[str, str], strong: np.ndarray, weak: np.ndarray, spec, path, title: str | None = None) -> None:
+    """Quality vs % strong calls for the given routers (in their order), with the weak, strong and
+    oracle lines: one style per router (`router_style`), the min-max spread over seeds as a band,
+    the legend beside the axes."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -192,18 +218,25 @@ def plot_curves(results: Sequence[RouterResult], names: dict[str, str], strong: 
 
     from ragrouter.common.io import atomic_path
 
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig, ax = plt.subplots(figsize=(9.5, 5))
+    grid = np.linspace(0, 100, 101)
+    ids = [r.router_id for r in results]
     for r in results:
+        style = router_style(r.router_id, ids)
         pts = sorted(r.curve, key=lambda p: p.strong_pct)
-        ax.plot([p.strong_pct for p in pts], [p.quality for p in pts], marker=".", label=names.get(r.router_id, r.router_id))
-    ax.axhline(weak.mean() * spec.scale, color="grey", linestyle="--", label=WEAK_MODEL)
-    ax.axhline(strong.mean() * spec.scale, color="red", linestyle="--", label=STRONG_MODEL)
-    grid = np.arange(0, 101, 10)
-    ax.plot(grid, [optimal_quality(strong, weak, g / 100, spec.kind, spec.scale) for g in grid], marker="x", label="Optimal")
+        ax.plot([p.strong_pct for p in pts], [p.quality for p in pts], markersize=4, label=names.get(r.router_id, r.router_id), **style)
+        if len(r.seed_curves) > 1 and r.router_id != RANDOM_ROUTER:
+            seeds = np.array([np.interp(grid, *zip(*sorted((p.strong_pct, p.quality) for p in c))) for c in r.seed_curves])
+            ax.fill_between(grid, seeds.min(axis=0), seeds.max(axis=0), color=style["color"], alpha=0.15, linewidth=0)
+    ax.axhline(weak.mean() * spec.scale, color="grey", linewidth=0.8, label=f"{WEAK_MODEL} only")
+    ax.axhline(strong.mean() * spec.scale, color="black", linewidth=0.8, label=f"{STRONG_MODEL} only")
+    steps = np.arange(0, 101, 10)
+    ax.plot(steps, [optimal_quality(strong, weak, g / 100, spec.kind, spec.scale) for g in steps], color="#2f4f4f", linestyle=(0, (1, 3)), marker="+", label="Optimal (oracle)")
     ax.set_xlabel("Strong model calls (%)")
     ax.set_ylabel("Accuracy (%)" if spec.kind == "correctness" else "MT-Bench score")
-    ax.set_title(f"Model calls and performance ({spec.label})")
-    ax.legend(fontsize=7)
+    ax.set_title(title or f"Model calls and performance ({spec.label})")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None})
@@ -273,11 +306,14 @@ def benchmark_report(benchmark_path: str, name: str, paths: Sequence[str], names
     return results
 
 
-def results_table(benchmark_path: str, name: str, paths: Sequence[str], rows: Sequence[str], names: dict[str, str], out_path: str) -> pl.DataFrame:
-    """A thesis table: the configured rows that have score files, in the configured order."""
+def results_table(benchmark_path: str, name: str, paths: Sequence[str], rows: Sequence[str], names: dict[str, str], out_path: str, plot_path: str, title: str | None = None) -> pl.DataFrame:
+    """A thesis table: the configured rows that have score files, in the configured order, and its
+    figure (those routers' curves, seeds' spread as bands)."""
     from ragrouter.common.io import write_csv
 
-    results = evaluate_all(pl.read_parquet(benchmark_path), name, paths, order=rows)
+    benchmark = pl.read_parquet(benchmark_path)
+    results = evaluate_all(benchmark, name, paths, order=rows)
+    plot_curves(results, names, benchmark["strong"].to_numpy(), benchmark["weak"].to_numpy(), BENCHMARKS[name], plot_path, title)
     table = table_frame(results, names)
     for row in table.iter_rows(named=True):
         logger.info(f"{row['router']}: CPT(50%) {row['CPT(50%)']}, CPT(80%) {row['CPT(80%)']}, APGR {row['APGR']}")

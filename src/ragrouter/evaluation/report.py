@@ -19,6 +19,7 @@ from loguru import logger
 
 from ragrouter.data.benchmarks import BENCHMARKS
 from ragrouter.evaluation.diagnostics import score_diagnostics
+from ragrouter.evaluation.metrics import CONTROL_ROUTERS as CONTROLS
 from ragrouter.evaluation.metrics import RANDOM_ROUTER, evaluate_router, load_scores
 from ragrouter.evaluation.validation import validation_table
 from ragrouter.method.variants import FULL
@@ -309,9 +310,6 @@ def agreement_section(agreement_json: str, configured: str) -> list[str]:
         *markdown_table(table),
         "",
     ]
-
-
-CONTROLS = ("prompt_length", "knn")
 
 
 def control_verdicts(frame: pl.DataFrame) -> list[str]:
