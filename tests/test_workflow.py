@@ -142,6 +142,9 @@ def test_tiny_workflow_runs_every_rule(tmp_path, data_dir, smollm2_dir):
     for i in range(3, 7):  # every ablation table: the variant with one switch off, then the full method
         ablation = pl.read_csv(tmp_path / f"results/table{i}.csv")
         assert ablation.height == 2 and ablation["router"][1] == "RAGRouter" and " w/o " in ablation["router"][0]
+    report = (tmp_path / "results/REPORT.md").read_text()
+    for table in config["tables"]:  # every table has its figure, and REPORT.md shows it
+        assert (tmp_path / f"results/plots/tables/{table}.png").read_bytes()[:4] == b"\x89PNG" and f"(plots/tables/{table}.png)" in report
     code, rules = run(["--list-rules", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path)], env=env)
     ran = {p.name for p in (tmp_path / "logs").iterdir() if p.is_dir() and p.name != "benchmarks"}
     expected = {r.strip() for r in rules.splitlines() if r.strip() and r.strip() != "all" and not r.startswith(" ")}

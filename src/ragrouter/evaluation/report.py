@@ -383,7 +383,7 @@ def build_report(
             boots[bench] = bootstrap(scores, benchmark["strong"].to_numpy(), benchmark["weak"].to_numpy(), BENCHMARKS[bench].scale, resamples)
             diagnostics[bench] = score_diagnostics(benchmark, scores)
             out += [f"Benchmark `{bench}`: {benchmark.height} prompts scored; accuracy vs % strong calls: ![{bench}](plots/{bench}.png)", ""]
-        out += [f"## {spec.get('title', name)}", "", table_markdown(frame, bench, boots[bench]), ""]
+        out += [f"## {spec.get('title', name)}", "", table_markdown(frame, bench, boots[bench]), "", f"![{name}](plots/tables/{name}.png)", ""]
     claims, verdicts = [], []  # the thesis claims wins on MMLU and GSM8K (Tables 1-6); other benchmarks are extra
     for name, spec in tables.items():
         frame, ids = frames[name], frames[name]["router_id"].to_list()
