@@ -5,9 +5,10 @@ from pathlib import Path
 from snakemake.utils import validate
 
 # Only light modules here (no torch): they are imported every time Snakemake parses the rules.
+from ragrouter.common.workflow_config import WorkflowConfig
 from ragrouter.data.sources import datasets, resolve_data_dir
 from ragrouter.method.augment.params import JUDGE_CACHE_DIR
-from ragrouter.method.variants import FULL as FULL_RAGROUTER, VARIANT_RE, variant_name
+from ragrouter.method.variants import FULL as FULL_RAGROUTER, VARIANT_RE
 from ragrouter.routers.kinds import BACKBONE_KINDS, CORPUS_KINDS, RELEASED_KINDS, router_module, uses_embeddings
 
 
@@ -17,9 +18,10 @@ config["seeds"] = [int(s) if str(s).isdigit() else s for s in (_seeds if isinsta
 if config.get("gpu_env") in ("true", "false"):  # `--config gpu_env=true` arrives as a string too
     config["gpu_env"] = config["gpu_env"] == "true"
 validate(config, schema="../schemas/config.schema.yaml")
+WORKFLOW = WorkflowConfig(config)
 # A table row is a configured router, a known router kind not configured here (its row stays out),
 # or a RAGRouter variant; anything else is a typo that would silently drop the row.
-RELEASED_ROUTERS = config.get("released_routers", {})  # RouteLLM's own checkpoints, scored as released
+RELEASED_ROUTERS = WORKFLOW.released
 _known = {"random", *config["routers"], *CORPUS_KINDS, *BACKBONE_KINDS, *RELEASED_ROUTERS, *(f"routellm_{k}" for k in RELEASED_KINDS)}
 for _table, _spec in config["tables"].items():
     for _row in _spec["rows"]:
@@ -47,14 +49,11 @@ for _router, _settings in config["routers"].items():
 training_processes(config.get("ragrouter", {}), "ragrouter")
 
 DATASETS = datasets()
-TRAINED_ROUTERS = [r for r in config["routers"] if r != "random"]
+TRAINED_ROUTERS = WORKFLOW.trained
 for _router in TRAINED_ROUTERS:  # a kind that is neither built in nor an importable router module is a config error
     router_module(config["routers"][_router].get("kind", _router))
-# RAGRouter variants: the ragrouter_* rows of the tables, once the ragrouter section is configured.
-RAGROUTER_VARIANTS = sorted(
-    {r for t in config["tables"].values() for r in t["rows"] if VARIANT_RE.match(r)} if "ragrouter" in config else set()
-)
-ROUTERS = list(config["routers"]) + RAGROUTER_VARIANTS + list(RELEASED_ROUTERS)
+RAGROUTER_VARIANTS = WORKFLOW.variants
+ROUTERS = WORKFLOW.routers
 
 
 wildcard_constraints:
@@ -78,9 +77,7 @@ def data_dir():
 
 
 def benchmark_subsample(wildcards):
-    """Every N-th prompt of the benchmark (CPU-budget and CI configs); 1 keeps all."""
-    value = config.get("benchmark_subsample", 1)
-    return value.get(wildcards.benchmark, 1) if isinstance(value, dict) else value
+    return WORKFLOW.benchmark_subsample(wildcards.benchmark)
 
 
 def training_prompt_files(wildcards):
@@ -93,33 +90,11 @@ def training_prompt_files(wildcards):
 
 
 def router_seeds(router_id):
-    """Random router: RouteLLM's iterations; released routers: one (nothing is trained); trained
-    routers: the configured training seeds."""
-    if router_id == "random":
-        return list(range(config["routers"]["random"]["iterations"]))
-    if router_id in RELEASED_ROUTERS:
-        return [0]
-    return config["seeds"]
-
-
-def score_files(benchmark, router_id):
-    return expand(
-        "results/scores/{benchmark}/{router}/seed-{seed}.parquet",
-        benchmark=benchmark,
-        router=router_id,
-        seed=router_seeds(router_id),
-    )
-
-
-def table_routers(table):
-    """The table's rows whose routers are configured; the others are absent until they exist."""
-    return [r for r in config["tables"][table]["rows"] if r in ROUTERS]
+    return WORKFLOW.router_seeds(router_id)
 
 
 def router_names():
-    names = {r: s.get("name", r) for r, s in {**config["routers"], **RELEASED_ROUTERS}.items()}
-    names.update({r: variant_name(r, config["ragrouter"]["name"]) for r in RAGROUTER_VARIANTS})
-    return names
+    return WORKFLOW.router_names()
 
 
 def router_setting(key, default):
@@ -166,7 +141,7 @@ def score_inputs(wildcards):
 
 
 def benchmark_scores(wildcards):
-    return [f for r in ROUTERS for f in score_files(wildcards.benchmark, r)]
+    return WORKFLOW.benchmark_scores(wildcards.benchmark)
 
 
 # ---- RAGRouter
@@ -240,41 +215,31 @@ def serving_setting(key, default):
     return config.get("serving", {}).get(key, default)
 
 
-def report_context_files(wildcards):
-    """What the report describes besides the tables: the data at each stage and the serving check."""
-    files = {"corpus_summary": "results/data/corpus_summary.csv", "corpus": "resources/corpus/corpus.parquet"}
+def stage_files(wildcards):
+    """The data stages REPORT.md summarises (summarise_stages): the corpus, and with the full
+    RAGRouter its augmented and PPL-sampled training sets."""
+    files = {"corpus": "resources/corpus/corpus.parquet"}
     if FULL_RAGROUTER in RAGROUTER_VARIANTS:
-        files["augmented"] = "resources/ragrouter/augmented.parquet"
-        files["sampled"] = "resources/ragrouter/aug-on_sample-on.parquet"
+        files |= {"augmented": "resources/ragrouter/augmented.parquet", "sampled": "resources/ragrouter/aug-on_sample-on.parquet"}
+    return files
+
+
+def report_context_files(wildcards):
+    """What the report describes besides the tables, all small committed files: the data at each
+    stage and, with the full RAGRouter, the serving and fast-path checks."""
+    files = {"corpus_summary": "results/data/corpus_summary.csv", "stage_summary": "results/data/stage_summary.csv"}
+    if FULL_RAGROUTER in RAGROUTER_VARIANTS:
         files["serving"] = "results/serving/serving_check.json"
         files["agreement"] = "results/serving/inference_agreement.json"
     return files
 
 
 def validation_files(wildcards):
-    """Every trained router's and RAGRouter variant's validation scores, all seeds."""
-    return [f"results/validation/{r}/seed-{s}.parquet" for r in [*TRAINED_ROUTERS, *RAGROUTER_VARIANTS] for s in config["seeds"]]
-
-
-def label_settings():
-    settings = {"corpus.labels": config["corpus"].get("labels", "pair"), "corpus.balance": config["corpus"].get("balance", "none")}
-    if RAGROUTER_VARIANTS:
-        settings["ragrouter.sample.rebalance_within"] = str(config["ragrouter"].get("sample", {}).get("rebalance_within"))
-    return settings
-
-
-def configured_job_names():
-    """Every wildcard value a job of this configuration can have; the report counts only the
-    `benchmark:` files whose path is made of these (not those of routers configured in earlier runs)."""
-    variants = [v.removeprefix("ragrouter_") for v in RAGROUTER_VARIANTS]
-    names = {*ROUTERS, *variants, *config["benchmarks"], "corpus", "augmented", *config["tables"], *DATASETS, *config["models"]}
-    names |= {v.rsplit("_rag-", 1)[0] for v in variants} | {f"seed-{s}" for s in config["seeds"]}
-    names |= {part for v in variants for part in v.split("_") if part.startswith(("aug-", "feat-"))}
-    return sorted(names)
+    return WORKFLOW.validation_files()
 
 
 def all_scores(wildcards):
-    return [f for b in config["benchmarks"] for r in ROUTERS for f in score_files(b, r)]
+    return WORKFLOW.all_scores()
 
 
 def table_benchmark(wildcards):
@@ -282,5 +247,4 @@ def table_benchmark(wildcards):
 
 
 def table_scores(wildcards):
-    benchmark = config["tables"][wildcards.table]["benchmark"]
-    return [f for r in table_routers(wildcards.table) for f in score_files(benchmark, r)]
+    return WORKFLOW.table_scores(wildcards.table)

@@ -40,6 +40,21 @@ rule make_table:
         "../workflow_scripts/make_table.py"
 
 
+rule summarise_stages:
+    input:
+        unpack(stage_files),
+    output:
+        "results/data/stage_summary.csv",
+    log:
+        "logs/summarise_stages/summarise_stages.log",
+    benchmark:
+        "logs/benchmarks/summarise_stages/summarise_stages.tsv"
+    conda:
+        "../envs/evaluate.yaml"
+    script:
+        "../workflow_scripts/summarise_stages.py"
+
+
 rule make_report:
     input:
         unpack(report_context_files),
@@ -52,9 +67,9 @@ rule make_report:
     params:
         tables=config["tables"],
         names=router_names(),
-        labels=label_settings(),
+        labels=WORKFLOW.label_settings(),
         benchmark_dir="logs/benchmarks",
-        job_names=configured_job_names(),
+        job_names=WORKFLOW.job_names(),
         models=config["models"],
         subsample=config.get("benchmark_subsample", 1),
         inference_backend=config.get("inference_backend", "torch"),

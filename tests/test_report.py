@@ -63,15 +63,18 @@ def test_job_times_sum_per_rule_and_split_shared_from_per_seed(tmp_path):
 def test_data_section_counts_training_rows_per_stage_and_serving_section_reads_its_json(tmp_path):
     import json
 
-    from ragrouter.evaluation.report import data_and_models_section, serving_section
+    from ragrouter.evaluation.report import data_and_models_section, serving_section, stage_summary
 
     summary = tmp_path / "summary.csv"
     pl.DataFrame({"source": ["a"], "rows": [3]}).write_csv(summary)
     stage = tmp_path / "stage.parquet"
     pl.DataFrame({"prompt": ["p", "p", "q", "v"], "source": ["s", "s", "t", "t"], "label": [1, 1, 0, 1], "split": ["train", "train", "train", "validation"]}).write_parquet(stage)
-    text = "\n".join(data_and_models_section(str(summary), {"augmented": str(stage)}, {"encoder": "package:x"}, {"mmlu": 10}, {"corpus.labels": "graded"}))
-    assert "| augmented | `" in text and "| 3 | 2 | 0.667 |" in text  # 3 train rows, 2 distinct prompts, 2/3 strong
-    assert "Label scheme: corpus.labels `graded`" in text and "| stage | s | t |" in text and "| augmented | 1.000 | 0.000 |" in text  # per-source train shares
+    stages = tmp_path / "stage_summary.csv"
+    stage_summary({"augmented": str(stage)}).write_csv(stages)  # what rule summarise_stages commits
+    assert pl.read_csv(stages).select("source", "rows", "distinct_prompts").rows() == [("all", 3, 2), ("s", 2, 1), ("t", 1, 1)]
+    text = "\n".join(data_and_models_section(str(summary), str(stages), {"encoder": "package:x"}, {"mmlu": 10}, {"corpus.labels": "graded"}))
+    assert "| augmented (aug) | `" in text and "| 3 | 2 | 0.667 |" in text  # 3 train rows, 2 distinct prompts, 2/3 strong
+    assert "Label scheme: corpus.labels `graded`" in text and "| stage | s | t |" in text and "| augmented (aug) | 1.000 | 0.000 |" in text  # per-source train shares
     assert "`package:x`" in text and "mmlu: N = 10" in text
     serving = tmp_path / "serving.json"
     fields = {"router": FULL, "benchmark": "mmlu", "benchmark_prompts": 1404, "prompts_per_s": 123.4, "threads": 2, "threshold": 0.5, "features_time_share": 0.6}

@@ -14,6 +14,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+RAGROUTER = str(Path(sys.executable).parent / "ragrouter")
 TABLES = [f"results/table{i}.csv" for i in range(1, 7)]
 
 
@@ -145,6 +146,13 @@ def test_tiny_workflow_runs_every_rule(tmp_path, data_dir, smollm2_dir):
     report = (tmp_path / "results/REPORT.md").read_text()
     for table in config["tables"]:  # every table has its figure, and REPORT.md shows it
         assert (tmp_path / f"results/plots/tables/{table}.png").read_bytes()[:4] == b"\x89PNG" and f"(plots/tables/{table}.png)" in report
+    # `ragrouter report` rebuilds the same tables, figures and REPORT.md from the run's small files alone
+    (tmp_path / "resources").rename(tmp_path / "resources.away")
+    proc = subprocess.run([RAGROUTER, "report", "--out", "rebuilt"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    (tmp_path / "resources.away").rename(tmp_path / "resources")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for name in [*(f"results/{t}.csv" for t in config["tables"]), "results/metrics/mmlu.json", "results/REPORT.md"]:
+        assert (tmp_path / "rebuilt" / name).read_bytes() == (tmp_path / name).read_bytes(), name
     code, rules = run(["--list-rules", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path)], env=env)
     ran = {p.name for p in (tmp_path / "logs").iterdir() if p.is_dir() and p.name != "benchmarks"}
     expected = {r.strip() for r in rules.splitlines() if r.strip() and r.strip() != "all" and not r.startswith(" ")}
@@ -217,6 +225,22 @@ def test_a_run_killed_mid_rule_resumes_to_byte_identical_tables(tmp_path, data_d
     table = pl.read_csv(tmp_path / "results/table1.csv")
     assert table["router_id"].to_list() == ["random", "prompt_length", "sw_ranking", "question_marks"]
     assert table.filter(pl.col("router_id") == "question_marks")["router"].item() == "Toy: question marks"
+
+
+COMMITTED_RUN_SEEDS = ["0"]  # the committed reference run's `--config seeds=[...]` (README)
+
+
+def test_committed_results_rebuild_byte_identical_from_the_committed_files(tmp_path, data_dir):
+    """README's quick look: every committed table, metrics file and REPORT.md recomputes from the
+    committed score files with the workflow's own code (and REPORT.md is current with that code)."""
+    env = {**os.environ, "RAGROUTER_DATA_DIR": str(data_dir)}
+    proc = subprocess.run([RAGROUTER, "report", "--seeds", *COMMITTED_RUN_SEEDS, "--out", str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    committed = [*(ROOT / "results").glob("table*.csv"), *(ROOT / "results/metrics").glob("*.json"), ROOT / "results/REPORT.md"]
+    assert len(committed) == 11
+    for path in committed:
+        name = path.relative_to(ROOT)
+        assert (tmp_path / name).read_bytes() == path.read_bytes(), f"{name} differs from its rebuild: run `ragrouter report` and commit"
 
 
 def test_paper_config_leaves_no_cpu_budget_of_the_reference_config():

@@ -133,3 +133,10 @@ def load_benchmark(name: str, evals_dir: Path, strong: str = STRONG_MODEL, weak:
     if name not in LOADERS:
         raise DataError(f"unknown benchmark {name!r}; choose one of {sorted(LOADERS)}")
     return LOADERS[name](evals_dir, strong, weak)
+
+
+def subsample(table: pl.DataFrame, every: int) -> pl.DataFrame:
+    """Every `every`-th prompt in RouteLLM's order, rows renumbered (quick-look and CI configs)."""
+    if every <= 1:
+        return table
+    return table.gather_every(every).with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("row"))

@@ -24,7 +24,7 @@ from ragrouter.evaluation.metrics import RANDOM_ROUTER, evaluate_router, load_sc
 from ragrouter.evaluation.validation import validation_table
 from ragrouter.method.variants import FULL
 
-# The thesis' values (CPT(50%), CPT(80%), APGR), as issue 5 quotes them.
+# The thesis' values (CPT(50%), CPT(80%), APGR): the tables of its README (PROVENANCE).
 THESIS: dict[str, dict[str, tuple[float, float, float]]] = {
     "mmlu": {
         "random": (50.05, 79.95, 0.498),
@@ -47,12 +47,26 @@ THESIS: dict[str, dict[str, tuple[float, float, float]]] = {
         FULL: (28.21, 57.69, 0.695),
     },
 }
-# RouteLLM's published numbers that issue 2 quotes (its Random router); RouteLLM's trained-router
-# numbers are for routers trained on Arena-55k + gpt4_dataset, which are not available offline.
+# RouteLLM's numbers for the routed pair, only those read in a public source (PROVENANCE names it):
+# the Anyscale llm-router tutorial README, section "Benchmark Evaluation", prints RouteLLM's
+# `routellm.evals.evaluate` on GSM8K (1,307 prompts) for its released causal router and one random run.
 ROUTELLM: dict[str, dict[str, tuple[float, float, float]]] = {
-    "mmlu": {"random": (50.07, 79.93, 0.500)},
-    "gsm8k": {"random": (50.00, 80.08, 0.497)},
+    "gsm8k": {"random": (53.05, 83.02, 0.486), "routellm_causal_llm": (34.06, 62.38, 0.627)},
 }
+# Where the comparison columns come from, in words a reader can check (REPORT.md's preamble).
+PROVENANCE = [
+    "Comparison columns (CPT(50%) / CPT(80%) / APGR). *thesis*: the tables of the thesis' README (GitHub",
+    "`thebluecitysky/Routing-Research`). Its experiment notebook (`Experiment Log/RAGRouter test.ipynb`) computes,",
+    "with RouteLLM's evaluation code on all of MMLU (14,037 prompts) and GSM8K (1,307), only two routers:",
+    "`random` and RouteLLM's released `bert_gpt4_augmented` (APGR MMLU 0.501 and 0.467, GSM8K 0.507 and 0.547).",
+    "Every other thesis row appears after `from src.Utils.merge import f1 ... f6`, a module that is not in",
+    "the repository, so those numbers cannot be traced to code: they are the thesis' claims, not measurements",
+    "this report could reproduce. *RouteLLM published*: numbers printed by RouteLLM's own evaluation code in",
+    "the README of GitHub `anyscale/llm-router` (RouteLLM's authors' tutorial), section \"Benchmark Evaluation\":",
+    "GSM8K, 1,307 prompts, its released causal router `routellm/causal_llm_augmented` and one random run.",
+    "RouteLLM's paper (arXiv 2406.18665) reports its MMLU and GSM8K results as figures and tables that could",
+    "not be read offline here, so no number of it is quoted.",
+]
 # Model roles: the paper's / RouteLLM's choice beside the config key that holds ours.
 PAPER_MODELS = {
     "semantic encoder (RAGRouter features), BERT router, embeddings of SW/MF/P2L": ("encoder", "DeBERTa-v3-base (RAGRouter); BERT-base (RouteLLM BERT); OpenAI text-embedding-3-small (RouteLLM SW, MF)"),
@@ -182,35 +196,43 @@ def markdown_table(frame: pl.DataFrame, float_digits: int = 3) -> list[str]:
     return ["| " + " | ".join(frame.columns) + " |", "|---" * frame.width + "|", *["| " + " | ".join(r) + " |" for r in cells]]
 
 
-def stage_sizes(stage_files: dict[str, str]) -> pl.DataFrame:
-    """Training rows (split == train), distinct prompts and strong-label share at each data stage."""
+# The data stages REPORT.md describes: rule summarise_stages' input names and their labels.
+STAGES = {"corpus": "original corpus", "augmented": "augmented (aug)", "sampled": "PPL-sampled (aug, sample)"}
+
+
+def stage_summary(stage_files: dict[str, str]) -> pl.DataFrame:
+    """Per data stage (STAGES' keys -> parquet) and source, and over all sources (`all`): training
+    rows (split == train), distinct prompts and strong-label share. Small and committed, so REPORT.md
+    rebuilds without the stages' parquets."""
     rows = []
-    for stage, path in stage_files.items():
+    for key, path in stage_files.items():
         table = pl.read_parquet(path)
         if "split" in table.columns:
             table = table.filter(pl.col("split") == "train")
-        rows.append({"stage": stage, "file": f"`{path}`", "rows": table.height, "distinct prompts": table["prompt"].n_unique(), "strong share": float(table["label"].mean())})
-    return pl.DataFrame(rows)
+        parts = [("all", table), *((str(src), part) for (src,), part in sorted(table.partition_by("source", as_dict=True).items()))]
+        rows += [{"stage": STAGES[key], "file": path, "source": src, "rows": part.height, "distinct_prompts": part["prompt"].n_unique(), "strong_share": float(part["label"].mean())} for src, part in parts]
+    return pl.DataFrame(rows, schema={"stage": pl.String, "file": pl.String, "source": pl.String, "rows": pl.Int64, "distinct_prompts": pl.Int64, "strong_share": pl.Float64})
 
 
-def stage_base_rates(stage_files: dict[str, str]) -> pl.DataFrame:
+def stage_sizes(summary: pl.DataFrame) -> pl.DataFrame:
+    """Training rows, distinct prompts and strong-label share at each data stage."""
+    total = summary.filter(pl.col("source") == "all")
+    return total.select("stage", pl.format("`{}`", "file").alias("file"), "rows", pl.col("distinct_prompts").alias("distinct prompts"), pl.col("strong_share").alias("strong share"))
+
+
+def stage_base_rates(summary: pl.DataFrame) -> pl.DataFrame:
     """Strong-label share of the training rows of each source at each data stage: what a router
     could learn from the source alone (equal shares: nothing)."""
-    rows = []
-    for stage, path in stage_files.items():
-        table = pl.read_parquet(path)
-        table = table.filter(pl.col("split") == "train") if "split" in table.columns else table
-        shares = table.group_by("source").agg(pl.col("label").mean()).sort("source")
-        rows.append({"stage": stage, **dict(zip(shares["source"], shares["label"], strict=True))})
-    return pl.DataFrame(rows)
+    return summary.filter(pl.col("source") != "all").pivot("source", index="stage", values="strong_share", maintain_order=True)
 
 
 def data_and_models_section(
-    corpus_summary: str, stage_files: dict[str, str], models: dict[str, str], subsample: dict[str, int] | int, labels: dict[str, str] | None = None
+    corpus_summary: str, stage_summary_csv: str, models: dict[str, str], subsample: dict[str, int] | int, labels: dict[str, str] | None = None
 ) -> list[str]:
     """What data and models the run actually used, next to what the thesis used; `labels`: the
     config's label scheme settings (corpus.labels, corpus.balance, the sampling's rebalance_within)."""
-    scheme = [f"Label scheme: {', '.join(f'{k} `{v}`' for k, v in labels.items())}. Strong-label share of each source's training rows at each stage:", "", *markdown_table(stage_base_rates(stage_files)), ""] if labels else []
+    stages = pl.read_csv(stage_summary_csv)
+    scheme = [f"Label scheme: {', '.join(f'{k} `{v}`' for k, v in labels.items())}. Strong-label share of each source's training rows at each stage:", "", *markdown_table(stage_base_rates(stages)), ""] if labels else []
     return [
         "## Data and models actually used",
         "",
@@ -222,7 +244,7 @@ def data_and_models_section(
         "",
         "Training-split sizes at each RAGRouter stage (the thesis: original 175k -> augmented ~225k -> sampled):",
         "",
-        *markdown_table(stage_sizes(stage_files)),
+        *markdown_table(stage_sizes(stages)),
         "",
         *scheme,
         f"Benchmarks: every N-th prompt in RouteLLM's order ({subsample if isinstance(subsample, int) else ', '.join(f'{b}: N = {n}' for b, n in subsample.items())}; N = 1 is all).",
@@ -364,10 +386,10 @@ def build_report(
     out = [
         "# RAGRouter reference run: results",
         "",
-        "Generated by rule `make_report` from the committed score files (`results/scores/`), tables and",
+        "Generated by rule `make_report` (or `ragrouter report`, the same code) from the committed score files (`results/scores/`), tables and",
         "`benchmark:` files; nothing here is typed by hand. Intervals are 95% percentile bootstrap",
         f"intervals over prompts ({resamples} paired resamples, seed 0); `±` is the std over training seeds.",
-        "Thesis values are the numbers quoted in issue 5, RouteLLM's those quoted in issue 2 (CPT(50%) / CPT(80%) / APGR).",
+        *PROVENANCE,
         "",
     ]
     boots: dict[str, dict[str, np.ndarray]] = {}
@@ -423,3 +445,32 @@ def build_report(
         "",
     ]
     return "\n".join(out)
+
+
+def report_from_files(
+    tables: dict[str, dict],
+    table_paths: dict[str, str],
+    benchmark_paths: dict[str, str],
+    score_paths: Sequence[str],
+    validation_paths: Sequence[str],
+    names: dict[str, str],
+    corpus_summary: str,
+    stage_summary_csv: str,
+    models: dict[str, str],
+    subsample: dict[str, int] | int,
+    labels: dict[str, str],
+    job_names: set[str],
+    serving: str | None = None,
+    agreement: str | None = None,
+    inference_backend: str = "torch",
+    benchmark_dir: str = "logs/benchmarks",
+) -> str:
+    """REPORT.md's text from the run's files, as rule make_report and `ragrouter report` build it."""
+    context = data_and_models_section(corpus_summary, stage_summary_csv, models, subsample, labels)
+    validation = {r: [f for f in validation_paths if Path(f).parent.name == r] for r in names}
+    context += validation_section({r: files for r, files in validation.items() if files}, names)
+    if serving is not None:
+        context += serving_section(serving)
+    if agreement is not None:
+        context += agreement_section(agreement, inference_backend)
+    return build_report(tables, table_paths, benchmark_paths, list(score_paths), benchmark_dir, context=context, job_names=job_names)

@@ -1,4 +1,5 @@
-"""`ragrouter route`: route prompts with a trained RAGRouter from the command line.
+"""`ragrouter route` / `serve`: route prompts with a trained RAGRouter from the command line;
+`ragrouter report`: rebuild the results from the committed score files.
 
 Stage: serving. Reads prompts (text, .jsonl, .parquet or stdin); writes one JSON line per prompt.
 
@@ -9,6 +10,8 @@ Stage: serving. Reads prompts (text, .jsonl, .parquet or stdin); writes one JSON
 Input: a text file (one prompt per line), a .jsonl file of {"prompt": ...} objects or a .parquet
 file with a `prompt` column; `-` reads lines from stdin. Output: one JSON object per prompt
 (strong win rate and the model it is routed to).
+
+    ragrouter report --seeds 0    # tables, figures, REPORT.md of the committed one-seed run
 """
 
 from __future__ import annotations
@@ -125,7 +128,22 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int, default=6060)
     sv.add_argument("--threads", type=int, default=max(1, torch.get_num_threads()))
     sv.set_defaults(func=serve_command)
+    rp = sub.add_parser("report", help="rebuild the tables, figures and REPORT.md from the committed score files (no training)")
+    rp.add_argument("--configfile", default="config.yaml", help="the run's config (as given to snakemake)")
+    rp.add_argument("--seeds", type=int, nargs="+", help="the run's training seeds, as its `--config seeds=[...]` (default: the config's)")
+    rp.add_argument("--out", default=".", help="write results/ under this folder (default: in place)")
+    rp.set_defaults(func=report_command)
     return parser
+
+
+def report_command(args: argparse.Namespace) -> None:
+    from ragrouter.evaluation.rebuild import load_config, rebuild
+
+    setup_logging(None, level="INFO")
+    try:
+        rebuild(load_config(args.configfile, args.seeds), args.out)
+    except DataError as err:
+        raise SystemExit(f"ragrouter report: {err}") from err
 
 
 def serve_command(args: argparse.Namespace) -> None:

@@ -1,0 +1,83 @@
+"""What a validated config means for the workflow: which routers and RAGRouter variants run, with
+which seeds, where their score files are, and how the report names them. Shared by the rules
+(`rules/common.smk`) and `ragrouter report`, so the quick rebuild reads exactly the files the run wrote.
+
+Light on purpose (no torch): Snakemake imports it every time it parses the rules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ragrouter.data.sources import datasets
+from ragrouter.method.variants import VARIANT_RE, variant_name
+
+
+class WorkflowConfig:
+    """Derived views of one config dict (validated, defaults filled in by the schema)."""
+
+    def __init__(self, config: dict[str, Any]):
+        self.config = config
+        self.released: dict[str, dict] = config.get("released_routers", {})  # RouteLLM's own checkpoints, scored as released
+        self.trained: list[str] = [r for r in config["routers"] if r != "random"]
+        # RAGRouter variants: the ragrouter_* rows of the tables, once the ragrouter section is configured
+        rows = {r for t in config["tables"].values() for r in t["rows"] if VARIANT_RE.match(r)}
+        self.variants: list[str] = sorted(rows) if "ragrouter" in config else []
+        self.routers: list[str] = [*config["routers"], *self.variants, *self.released]
+
+    def router_seeds(self, router_id: str) -> list[int]:
+        """Random router: RouteLLM's iterations; released routers: one (nothing is trained); trained
+        routers: the configured training seeds."""
+        if router_id == "random":
+            return list(range(self.config["routers"]["random"]["iterations"]))
+        if router_id in self.released:
+            return [0]
+        return self.config["seeds"]
+
+    def score_files(self, benchmark: str, router_id: str) -> list[str]:
+        return [f"results/scores/{benchmark}/{router_id}/seed-{s}.parquet" for s in self.router_seeds(router_id)]
+
+    def table_routers(self, table: str) -> list[str]:
+        """The table's rows whose routers are configured; the others are absent until they exist."""
+        return [r for r in self.config["tables"][table]["rows"] if r in self.routers]
+
+    def table_scores(self, table: str) -> list[str]:
+        benchmark = self.config["tables"][table]["benchmark"]
+        return [f for r in self.table_routers(table) for f in self.score_files(benchmark, r)]
+
+    def benchmark_scores(self, benchmark: str) -> list[str]:
+        return [f for r in self.routers for f in self.score_files(benchmark, r)]
+
+    def all_scores(self) -> list[str]:
+        return [f for b in self.config["benchmarks"] for f in self.benchmark_scores(b)]
+
+    def router_names(self) -> dict[str, str]:
+        names = {r: s.get("name", r) for r, s in {**self.config["routers"], **self.released}.items()}
+        names.update({r: variant_name(r, self.config["ragrouter"]["name"]) for r in self.variants})
+        return names
+
+    def validation_files(self) -> list[str]:
+        """Every trained router's and RAGRouter variant's validation scores, all seeds."""
+        return [f"results/validation/{r}/seed-{s}.parquet" for r in [*self.trained, *self.variants] for s in self.config["seeds"]]
+
+    def label_settings(self) -> dict[str, str]:
+        """The label scheme the report states: corpus labels and balance, and RAGRouter's rebalancing."""
+        corpus = self.config["corpus"]
+        settings = {"corpus.labels": corpus.get("labels", "pair"), "corpus.balance": corpus.get("balance", "none")}
+        if self.variants:
+            settings["ragrouter.sample.rebalance_within"] = str(self.config["ragrouter"].get("sample", {}).get("rebalance_within"))
+        return settings
+
+    def job_names(self) -> list[str]:
+        """Every wildcard value a job of this configuration can have; the report counts only the
+        `benchmark:` files whose path is made of these (not those of routers configured in earlier runs)."""
+        config, variants = self.config, [v.removeprefix("ragrouter_") for v in self.variants]
+        names = {*self.routers, *variants, *config["benchmarks"], "corpus", "augmented", *config["tables"], *datasets(), *config["models"]}
+        names |= {v.rsplit("_rag-", 1)[0] for v in variants} | {f"seed-{s}" for s in config["seeds"]}
+        names |= {part for v in variants for part in v.split("_") if part.startswith(("aug-", "feat-"))}
+        return sorted(names)
+
+    def benchmark_subsample(self, benchmark: str) -> int:
+        """Every N-th prompt of the benchmark (quick-look and CI configs); 1 keeps all."""
+        value = self.config.get("benchmark_subsample", 1)
+        return value.get(benchmark, 1) if isinstance(value, dict) else value
