@@ -120,3 +120,18 @@ def test_validation_section_averages_per_source_aucs_over_seeds(tmp_path):
     text = "\n".join(validation_section(files, {"good": "Good router"}))
     assert "| Good router | 2 | 1.000 | 1.000 | 1.000 | 1.000 |" in text
     assert "| source | 2 | 0.500 | 0.500 | 0.500 | 0.500 |" in text
+
+
+def test_rebuild_names_the_committed_file_it_misses(tmp_path, monkeypatch, data_dir):
+    """`ragrouter report` in a folder without a run's files stops at the first missing score file, by name."""
+    from pathlib import Path
+
+    from ragrouter.data.sources import DataError
+    from ragrouter.evaluation.rebuild import load_config, rebuild
+
+    config = load_config(Path(__file__).resolve().parents[1] / "config.yaml", [0])
+    monkeypatch.setenv("RAGROUTER_DATA_DIR", str(data_dir))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataError, match=r"results/scores/mmlu/random/seed-0\.parquet is missing"):
+        rebuild(config, tmp_path / "out")
+    assert not (tmp_path / "out/results/REPORT.md").exists()
