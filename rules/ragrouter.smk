@@ -162,7 +162,7 @@ rule train_ragrouter:
         classifier=ragrouter_setting("classifier", {}).get("params", {}),
         fusion=ragrouter_setting("fusion", {}).get("params", {}),
         processes=training_processes(config.get("ragrouter", {}), "ragrouter"),
-    threads: 2
+    threads: config["job_threads"]
     log:
         "logs/train_ragrouter/aug-{aug}_sample-{sample}_feat-{feat}_rag-{rag}/seed-{seed}.log",
     benchmark:
@@ -189,7 +189,7 @@ rule score_ragrouter:
         kind="ragrouter",  # its feature settings are checked by the router itself when it loads
         params={},
         inference_backend=config.get("inference_backend", "torch"),
-    threads: 2
+    threads: config["job_threads"]
     log:
         "logs/score_ragrouter/aug-{aug}_sample-{sample}_feat-{feat}_rag-{rag}/seed-{seed}.log",
     benchmark:

@@ -30,7 +30,7 @@ rule train_router:
         params=lambda wildcards: config["routers"][wildcards.router].get("params", {}),
         embedding=config.get("embedding", {}),
         processes=lambda wildcards: training_processes(config["routers"][wildcards.router], f"routers.{wildcards.router}"),
-    threads: 2
+    threads: config["job_threads"]
     log:
         "logs/train_router/{router}/seed-{seed}.log",
     benchmark:
@@ -56,7 +56,7 @@ rule score_router:
         params=lambda wildcards: config["routers"][wildcards.router].get("params", {}),
         embedding=config.get("embedding", {}),
         inference_backend=config.get("inference_backend", "torch"),
-    threads: 2
+    threads: config["job_threads"]
     log:
         "logs/score_router/{router}/seed-{seed}.log",
     benchmark:
@@ -81,7 +81,7 @@ rule score_released_router:
         kind=released_setting("router", None),
         config=released_setting("config", {}),
         embeddings_base_url=released_setting("embeddings_base_url", None),
-    threads: 2
+    threads: config["job_threads"]
     log:
         "logs/score_released_router/{benchmark}/{released}.log",
     benchmark:

@@ -83,6 +83,7 @@ def test_slurm_profile_dry_runs():
         ("rows: [random, prompt_length,", "rows: [random, promt_length,", "promt_length"),  # misspelled table row
         ("    name: P2L\n", "    name: P2L\n    mem: 4000\n", "'mem' was unexpected"),  # a router setting nothing reads
         ("seeds: [0]", "seeds: [0]\nseed: [1]", "'seed' was unexpected"),  # unknown top-level key
+        ("seeds: [0]", "seeds: [0]\njob_threads: 0", "job_threads"),  # a job needs a thread
         ("    name: P2L\n", "    name: P2L\n    gpus: 1\n    processes: 2\n", "routers.p2l: processes 2 > gpus 1"),  # a process without a GPU
     ],
 )
