@@ -39,18 +39,20 @@ def load_config(configfile: str | Path, seeds: list[int] | None = None) -> dict:
     return config
 
 
-def _committed(path: str) -> str:
+def _require_committed(path: str) -> None:
     if not Path(path).exists():
         raise DataError(f"{path} is missing: `ragrouter report` reads the committed outputs of a run (run the workflow, or check out its results)")
-    return path
 
 
 def rebuild(config: dict, out: Path | str = ".") -> list[str]:
     """Write every table, benchmark metrics file, figure and REPORT.md of `config` under `out` from
     the score, validation, summary and `benchmark:` files under the working directory; return the paths."""
     out, start = Path(out), time.perf_counter()
-    workflow, names = WorkflowConfig(config), WorkflowConfig(config).router_names()
-    written: list[str] = []
+    workflow = WorkflowConfig(config)
+    names, written = workflow.router_names(), []
+    summaries = ["results/data/corpus_summary.csv", "results/data/stage_summary.csv"]
+    for path in [*workflow.all_scores(), *workflow.validation_files(), *summaries]:  # all present before anything is written
+        _require_committed(path)
     with tempfile.TemporaryDirectory(prefix="ragrouter-report-") as tmp:
         evals = Path(tmp) / "routellm-evals"
         fetch_dataset("routellm-evals", resolve_data_dir(config["data_dir"]), evals)
@@ -59,9 +61,8 @@ def rebuild(config: dict, out: Path | str = ".") -> list[str]:
             table = subsample(load_benchmark(name, evals, config["strong_model"], config["weak_model"]), workflow.benchmark_subsample(name))
             benchmarks[name] = f"{tmp}/{name}.parquet"
             write_parquet(table, benchmarks[name])
-            paths = [_committed(p) for p in workflow.benchmark_scores(name)]
             metrics, plot = out / f"results/metrics/{name}.json", out / f"results/plots/{name}.png"
-            benchmark_report(benchmarks[name], name, paths, names, str(metrics), str(plot))
+            benchmark_report(benchmarks[name], name, workflow.benchmark_scores(name), names, str(metrics), str(plot))
             written += [str(metrics), str(plot)]
         table_paths = {}
         for table, spec in config["tables"].items():
@@ -79,10 +80,9 @@ def rebuild(config: dict, out: Path | str = ".") -> list[str]:
             table_paths,
             benchmarks,
             workflow.all_scores(),
-            [_committed(p) for p in workflow.validation_files()],
+            workflow.validation_files(),
             names,
-            _committed("results/data/corpus_summary.csv"),
-            _committed("results/data/stage_summary.csv"),
+            *summaries,
             config["models"],
             config.get("benchmark_subsample", 1),
             workflow.label_settings(),
