@@ -225,13 +225,7 @@ def stage_files(wildcards):
 
 
 def report_context_files(wildcards):
-    """What the report describes besides the tables, all small committed files: the data at each
-    stage and, with the full RAGRouter, the serving and fast-path checks."""
-    files = {"corpus_summary": "results/data/corpus_summary.csv", "stage_summary": "results/data/stage_summary.csv"}
-    if FULL_RAGROUTER in RAGROUTER_VARIANTS:
-        files["serving"] = "results/serving/serving_check.json"
-        files["agreement"] = "results/serving/inference_agreement.json"
-    return files
+    return WORKFLOW.report_context_files()
 
 
 def validation_files(wildcards):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ragrouter.data.sources import datasets
-from ragrouter.method.variants import VARIANT_RE, variant_name
+from ragrouter.method.variants import FULL, VARIANT_RE, variant_name
 
 
 class WorkflowConfig:
@@ -59,6 +59,14 @@ class WorkflowConfig:
     def validation_files(self) -> list[str]:
         """Every trained router's and RAGRouter variant's validation scores, all seeds."""
         return [f"results/validation/{r}/seed-{s}.parquet" for r in [*self.trained, *self.variants] for s in self.config["seeds"]]
+
+    def report_context_files(self) -> dict[str, str]:
+        """What REPORT.md describes besides the tables, all small committed files: the data at each
+        stage and, with the full RAGRouter, the serving and fast-path checks."""
+        files = {"corpus_summary": "results/data/corpus_summary.csv", "stage_summary": "results/data/stage_summary.csv"}
+        if FULL in self.variants:
+            files |= {"serving": "results/serving/serving_check.json", "agreement": "results/serving/inference_agreement.json"}
+        return files
 
     def label_settings(self) -> dict[str, str]:
         """The label scheme the report states: corpus labels and balance, and RAGRouter's rebalancing."""

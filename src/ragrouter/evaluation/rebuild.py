@@ -22,7 +22,6 @@ from ragrouter.data.benchmarks import load_benchmark, subsample
 from ragrouter.data.sources import DataError, fetch_dataset, resolve_data_dir
 from ragrouter.evaluation.metrics import benchmark_report, results_table
 from ragrouter.evaluation.report import report_from_files
-from ragrouter.method.variants import FULL
 
 SCHEMA = Path(__file__).resolve().parents[3] / "schemas/config.schema.yaml"
 
@@ -50,8 +49,11 @@ def rebuild(config: dict, out: Path | str = ".") -> list[str]:
     out, start = Path(out), time.perf_counter()
     workflow = WorkflowConfig(config)
     names, written = workflow.router_names(), []
-    summaries = ["results/data/corpus_summary.csv", "results/data/stage_summary.csv"]
-    for path in [*workflow.all_scores(), *workflow.validation_files(), *summaries]:  # all present before anything is written
+    context = workflow.report_context_files()
+    for key in ("serving", "agreement"):  # a run from before a check existed: the report leaves its section out
+        if key in context and not Path(context[key]).exists():
+            logger.warning(f"{context.pop(key)} is not committed; REPORT.md leaves its section out")
+    for path in [*workflow.all_scores(), *workflow.validation_files(), *context.values()]:  # all present before anything is written
         _require_committed(path)
     with tempfile.TemporaryDirectory(prefix="ragrouter-report-") as tmp:
         evals = Path(tmp) / "routellm-evals"
@@ -70,11 +72,6 @@ def rebuild(config: dict, out: Path | str = ".") -> list[str]:
             plot = str(out / f"results/plots/tables/{table}.png")
             results_table(benchmarks[spec["benchmark"]], spec["benchmark"], workflow.table_scores(table), spec["rows"], names, table_paths[table], plot, spec.get("title"))
             written += [table_paths[table], plot]
-        checks = {key: f"results/serving/{key}.json" for key in ("serving_check", "inference_agreement")} if FULL in workflow.variants else {}
-        for key, path in list(checks.items()):
-            if not Path(path).exists():  # a run from before the check existed: the report leaves its section out
-                logger.warning(f"{path} is not committed; REPORT.md leaves its section out")
-                checks.pop(key)
         text = report_from_files(
             config["tables"],
             table_paths,
@@ -82,13 +79,14 @@ def rebuild(config: dict, out: Path | str = ".") -> list[str]:
             workflow.all_scores(),
             workflow.validation_files(),
             names,
-            *summaries,
+            context["corpus_summary"],
+            context["stage_summary"],
             config["models"],
             config.get("benchmark_subsample", 1),
             workflow.label_settings(),
             set(workflow.job_names()),
-            serving=checks.get("serving_check"),
-            agreement=checks.get("inference_agreement"),
+            serving=context.get("serving"),
+            agreement=context.get("agreement"),
             inference_backend=config.get("inference_backend", "torch"),
         )
     write_text(text, out / "results/REPORT.md")
