@@ -159,13 +159,12 @@ def augmented_or_original(wildcards):
 
 
 def feature_inputs(wildcards):
-    inputs = {"model": f"resources/models/{ragrouter_setting('fusion', {}).get('encoder', 'encoder')}"}
+    """One frozen-encoder pass per prompt set gives both feature files (feat=on fused, feat=off pooled)."""
+    inputs = {"model": f"resources/models/{ragrouter_setting('fusion', {}).get('encoder', 'encoder')}", "fusion": "resources/ragrouter/fusion"}
     if wildcards.feature_set == "augmented":
         inputs["prompts"] = "resources/ragrouter/augmented.parquet"
     else:
         inputs["prompts"] = f"resources/benchmarks/{wildcards.feature_set}.parquet"
-    if wildcards.feat == "on":
-        inputs["fusion"] = "resources/ragrouter/fusion"
     return inputs
 
 

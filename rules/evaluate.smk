@@ -55,6 +55,20 @@ rule summarise_stages:
         "../workflow_scripts/summarise_stages.py"
 
 
+rule record_run_config:
+    localrule: True
+    output:
+        "results/run_config.yaml",
+    params:
+        config=config,  # a changed config (`--config seeds=[...]` too) reruns it
+    log:
+        "logs/record_run_config/record_run_config.log",
+    conda:
+        "../envs/evaluate.yaml"
+    script:
+        "../workflow_scripts/record_run_config.py"
+
+
 rule make_report:
     input:
         unpack(report_context_files),
@@ -62,6 +76,7 @@ rule make_report:
         scores=all_scores,
         benchmarks=expand("resources/benchmarks/{benchmark}.parquet", benchmark=config["benchmarks"]),
         validation=validation_files,
+        run_config="results/run_config.yaml",
     output:
         report("results/REPORT.md", caption="../report/report.rst", category="Report"),
     params:

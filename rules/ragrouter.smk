@@ -109,14 +109,15 @@ rule encode_features:
     input:
         unpack(feature_inputs),
     output:
-        "resources/ragrouter/features/feat-{feat}/{feature_set}.parquet",
+        fused="resources/ragrouter/features/feat-on/{feature_set}.parquet",
+        pooled="resources/ragrouter/features/feat-off/{feature_set}.parquet",
     params:
         fusion=ragrouter_setting("fusion", {}),
     threads: 2
     log:
-        "logs/encode_features/feat-{feat}/{feature_set}.log",
+        "logs/encode_features/{feature_set}.log",
     benchmark:
-        "logs/benchmarks/encode_features/feat-{feat}/{feature_set}.tsv"
+        "logs/benchmarks/encode_features/{feature_set}.tsv"
     resources:
         mem_mb=8000,
         runtime=120,

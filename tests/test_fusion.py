@@ -128,6 +128,17 @@ def test_encode_with_statistics_gives_the_vectors_of_encode(model):
     assert stats.shape == (2, 8) and (stats[:, :5] > 0).all()  # words, tokens, sentences, depths
 
 
+def test_encode_all_pools_the_states_feat_off_would_compute(model, encoder_dir):
+    """The feat=off vectors rule encode_features writes from the fused vectors' encoder pass are
+    those `mean_pooled_semantic` computes (and serving computes for a feat=off router)."""
+    prompts = MATH[:3] + ODD
+    vectors, stats, pooled = model.encode_all(prompts, batch_size=3, progress=False)
+    np.testing.assert_allclose(vectors, model.encode(prompts, progress=False), atol=1e-5)
+    separate = mean_pooled_semantic(prompts, encoder_dir, model.config["max_length"], truncation=model.config["truncation"], progress=False)
+    assert pooled.shape == (len(prompts), 384)
+    np.testing.assert_allclose(pooled, separate, atol=1e-5)
+
+
 def test_fused_vector_changes_with_the_parse(model, monkeypatch):
     """Same words and semantic states, different dependency structure -> a different h_fuse_global."""
     text = ["The committee that the senator who visited the school criticised postponed the vote."]

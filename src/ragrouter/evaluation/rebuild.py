@@ -24,6 +24,14 @@ from ragrouter.evaluation.metrics import benchmark_report, results_table
 from ragrouter.evaluation.report import report_from_files
 
 SCHEMA = Path(__file__).resolve().parents[3] / "schemas/config.schema.yaml"
+RUN_CONFIG = "results/run_config.yaml"  # written by rule record_run_config: what `ragrouter report` rebuilds with
+
+
+def write_run_config(config: dict, path: str | Path = RUN_CONFIG) -> None:
+    """The run's config as the rules saw it, so that its committed results can be rebuilt after
+    config.yaml has moved on (`ragrouter report` reads it by default)."""
+    header = "# The config this run's results were made with (rule record_run_config); `ragrouter report` rebuilds from it.\n"
+    write_text(header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True), path)
 
 
 def load_config(configfile: str | Path, seeds: list[int] | None = None) -> dict:
@@ -31,6 +39,7 @@ def load_config(configfile: str | Path, seeds: list[int] | None = None) -> dict:
     validated against the workflow's schema, which fills in its defaults."""
     from snakemake.utils import validate
 
+    _require_committed(str(configfile))
     config = yaml.safe_load(Path(configfile).read_text())
     if seeds is not None:
         config["seeds"] = seeds

@@ -23,7 +23,8 @@ Training (`train_fusion`): encoder frozen; GraphSAGE, embeddings, projections an
 through a linear probe h_fuse_global -> class (e.g. weak score 1-5 or routing label) with
 class-weighted cross-entropy for a few epochs on the prompts the caller passes (the training
 split only, never evaluation prompts); afterwards everything is frozen. `feat=off` uses
-`mean_pooled_semantic` instead.
+`mean_pooled_semantic` instead: the same encoder states mean-pooled, which `encode_all` returns
+from the fused vectors' own encoder pass (rule encode_features writes both from one pass).
 """
 
 from __future__ import annotations
@@ -384,21 +385,29 @@ class FusionEncoder(nn.Module):
 
     def encode_with_statistics(self, prompts: Sequence[str], batch_size: int = 32, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """h_fuse_global and the `structure_statistics` of each prompt, from one parse."""
+        vectors, statistics, _ = self.encode_all(prompts, batch_size, progress)
+        return vectors, statistics
+
+    def encode_all(self, prompts: Sequence[str], batch_size: int = 32, progress: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """h_fuse_global, the structure statistics and the frozen encoder's mean-pooled token states
+        (the feat=off vectors, `mean_pooled_semantic`) of each prompt, from one encoder pass and one parse."""
         was_training = self.training
         self.eval()
         out = np.zeros((len(prompts), self.dim), dtype=np.float32)
         stats = np.zeros((len(prompts), len(STRUCTURE_STATISTICS)), dtype=np.float32)
+        pooled = np.zeros((len(prompts), int(self.config["semantic_dim"])), dtype=np.float32)
         started = time.perf_counter()
         with torch.inference_mode():
             for start in tqdm(range(0, len(prompts), batch_size), desc="fusion encode", disable=not progress, mininterval=10):
                 items = self.prepare(list(prompts[start : start + batch_size]), parse_batch_size=batch_size)
                 out[start : start + len(items)] = self.fuse(items).cpu().numpy()
                 stats[start : start + len(items)] = np.stack([it.statistics for it in items])
+                pooled[start : start + len(items)] = torch.stack([it.states.mean(0) for it in items]).cpu().numpy()
         elapsed = time.perf_counter() - started
         if len(prompts) >= 100:
             logger.info(f"fusion encode: {len(prompts)} prompts in {elapsed:.1f} s ({len(prompts) / max(elapsed, 1e-9):.1f} prompts/s)")
         self.train(was_training)
-        return out, stats
+        return out, stats, pooled
 
     # ---- persistence
 

@@ -129,8 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--threads", type=int, default=max(1, torch.get_num_threads()))
     sv.set_defaults(func=serve_command)
     rp = sub.add_parser("report", help="rebuild the tables, figures and REPORT.md from the committed score files (no training)")
-    rp.add_argument("--configfile", default="config.yaml", help="the run's config (as given to snakemake)")
-    rp.add_argument("--seeds", type=int, nargs="+", help="the run's training seeds, as its `--config seeds=[...]` (default: the config's)")
+    rp.add_argument("--configfile", default="results/run_config.yaml", help="the run's config (default: the one the committed run recorded)")
+    rp.add_argument("--seeds", type=int, nargs="+", help="override the config's training seeds, as `--config seeds=[...]`")
     rp.add_argument("--out", default=".", help="write results/ under this folder (default: in place)")
     rp.set_defaults(func=report_command)
     return parser
