@@ -19,6 +19,7 @@ rule serving_check:
         benchmark=SERVING_BENCHMARK,
         strong_percent=serving_setting("strong_percent", 50),
         latency_prompts=serving_setting("latency_prompts", 200),
+        max_prompts=serving_setting("max_prompts", 2000),
     threads: 2
     log:
         "logs/serving_check/serving_check.log",
@@ -31,7 +32,7 @@ rule serving_check:
 
 
 # The fast inference paths against the float32 reference: the full RAGRouter's seed-0 scores of
-# every benchmark through each backend (per-prompt Spearman, APGR difference, prompts/s).
+# every benchmark (at most serving.max_prompts of each) through each backend (per-prompt Spearman, APGR difference, prompts/s).
 rule inference_agreement:
     input:
         router=f"resources/routers/{SERVING_ROUTER}",
@@ -42,6 +43,7 @@ rule inference_agreement:
     params:
         router_id=FULL_RAGROUTER,
         backends=["onnx", "onnx_int8"],
+        max_prompts=serving_setting("max_prompts", 2000),
     threads: 2
     log:
         "logs/inference_agreement/inference_agreement.log",

@@ -11,7 +11,7 @@ import pytest
 
 from ragrouter.common.io import sha1_text
 from ragrouter.data import corpus as C
-from ragrouter.data.benchmarks import load_benchmark
+from ragrouter.data.benchmarks import load_benchmark, spread_every
 from ragrouter.data.decontaminate import EvalIndex, decontaminate
 from ragrouter.data.external import load_arena_55k, load_gpt4_dataset
 from ragrouter.data.sources import DataError, fetch_dataset
@@ -58,6 +58,15 @@ def test_benchmarks_load_as_routellm(evals_dir):
     assert swapped["strong"].equals(gsm8k["weak"]) and swapped["weak"].equals(gsm8k["strong"])
     with pytest.raises(DataError, match=r"question\.jsonl: row \d+: question \d+: expected 2 judgements of claude-x in .*judgements\.jsonl, found 0"):
         load_benchmark("mt_bench", evals_dir, strong="claude-x")
+
+
+def test_serving_checks_spread_their_prompts_over_every_domain(evals_dir):
+    """serving.max_prompts: the checks keep every N-th prompt, so all 57 MMLU domains stay in."""
+    mmlu = load_benchmark("mmlu", evals_dir)
+    every = spread_every(mmlu.height, 2000)
+    kept = mmlu.gather_every(every)
+    assert every == 8 and kept.height == 1755 and kept["domain"].n_unique() == 57
+    assert spread_every(1307, 2000) == spread_every(72, None) == spread_every(2000, 2000) == 1
 
 
 def test_missing_column_and_bad_cell_are_named(evals_dir, tmp_path):

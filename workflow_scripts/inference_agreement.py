@@ -1,5 +1,5 @@
-"""Score every benchmark with the full RAGRouter (seed 0) through the float32 torch path and each fast
-backend; write the agreement (Spearman, APGR difference) and throughput of each to JSON."""
+"""Score every benchmark (at most serving.max_prompts of each, spread over it) with the full RAGRouter
+(seed 0) through the float32 torch path and each fast backend; write the agreement (Spearman, APGR difference) and throughput of each to JSON."""
 
 import sys
 from pathlib import Path
@@ -11,6 +11,7 @@ import torch
 from loguru import logger
 
 from ragrouter.common.io import setup_logging, write_json
+from ragrouter.data.benchmarks import spread_every
 from ragrouter.evaluation.metrics import agreement
 from ragrouter.method.classifier import FeatureTable
 from ragrouter.routers.registry import load_checkpoint
@@ -24,6 +25,7 @@ router.features = FeatureTable(inputs.features)
 checkpoint_dtype = router.classifier.dtype
 router.classifier.to_float32()  # the reference, whatever the checkpoint's own inference dtype
 benchmarks = {Path(path).stem: pl.read_parquet(path) for path in inputs.benchmarks}
+benchmarks = {name: b.gather_every(spread_every(b.height, params.max_prompts)) for name, b in benchmarks.items()}
 router.use_backend("torch")
 reference = {name: timed_scores(router, b["prompt"].to_list())[:2] for name, b in benchmarks.items()}
 rows = []

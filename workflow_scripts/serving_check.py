@@ -12,6 +12,7 @@ import torch
 from loguru import logger
 
 from ragrouter.common.io import setup_logging, write_json
+from ragrouter.data.benchmarks import spread_every
 from ragrouter.routers.base import check_score_file
 from ragrouter.serving import route as serve
 
@@ -23,8 +24,10 @@ calibration = serve.calibration_prompts(inputs.corpus)
 calibration_scores, calibration_rate, _ = serve.timed_scores(router, calibration)
 threshold = serve.calibrate_threshold(calibration_scores, params.strong_percent)
 benchmark = pl.read_parquet(inputs.benchmark)
-scores, rate, features_share = serve.timed_scores(router, benchmark["prompt"].to_list())
 workflow_scores = check_score_file(pl.read_parquet(inputs.scores), benchmark, inputs.scores)
+every = spread_every(benchmark.height, params.max_prompts)
+benchmark, workflow_scores = benchmark.gather_every(every), workflow_scores[::every]
+scores, rate, features_share = serve.timed_scores(router, benchmark["prompt"].to_list())
 strong = serve.route(scores, threshold)
 one_at_a_time = benchmark["prompt"].sample(min(params.latency_prompts, benchmark.height), seed=0).to_list()
 serve.single_prompt_latency(router, one_at_a_time[:5])  # warm-up: first calls pay lazy initialisation
@@ -37,6 +40,7 @@ result = {
     "strong_percent_target": params.strong_percent,
     "threshold": threshold,
     "benchmark_prompts": benchmark.height,
+    "every": every,
     "benchmark_strong_percent": 100.0 * float(strong.mean()),
     "prompts_per_s": rate,
     "features_time_share": features_share,

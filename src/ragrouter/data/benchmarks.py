@@ -135,6 +135,12 @@ def load_benchmark(name: str, evals_dir: Path, strong: str = STRONG_MODEL, weak:
     return LOADERS[name](evals_dir, strong, weak)
 
 
+def spread_every(height: int, max_prompts: int | None) -> int:
+    """The step that keeps at most `max_prompts` of `height` prompts spread over the whole benchmark
+    (RouteLLM's order runs domain by domain): what the serving checks time and compare, not the tables."""
+    return 1 if not max_prompts or height <= max_prompts else -(-height // max_prompts)
+
+
 def subsample(table: pl.DataFrame, every: int) -> pl.DataFrame:
     """Every `every`-th prompt in RouteLLM's order, rows renumbered (quick-look and CI configs)."""
     if every <= 1:

@@ -278,10 +278,12 @@ def validation_section(files: dict[str, Sequence[str]], names: dict[str, str]) -
 
 def serving_section(serving_json: str) -> list[str]:
     result = json.loads(Path(serving_json).read_text())
+    every, prompts = result.get("every", 1), f"{result['benchmark_prompts']:,} `{result['benchmark']}` prompts"
+    prompts = f"the {prompts}" if every == 1 else f"{prompts} (every {every}th of the benchmark)"
     return [
         "## Serving check (rule `serving_check`, `ragrouter route`)",
         "",
-        f"`{result['router']}` loaded from its checkpoint routes the {result['benchmark_prompts']:,} `{result['benchmark']}` prompts from raw",
+        f"`{result['router']}` loaded from its checkpoint routes {prompts} from raw",
         f"text (live features, retrieval, classifier) at {result['prompts_per_s']:.1f} prompts/s on {result['threads']} CPU threads",
         f"(goal: >= 100; {100 * result['features_time_share']:.0f}% of the time computes the query vectors). Threshold {result['threshold']:.4f}, calibrated for {result['strong_percent_target']:g}% strong calls on",
         f"{result['calibration_prompts']:,} validation prompts of the corpus, sends {result['benchmark_strong_percent']:.1f}% of the benchmark to",
