@@ -9,7 +9,7 @@ rule embed_prompts:
         "resources/embeddings/{prompt_set}.parquet",
     params:
         embedding=config.get("embedding", {}),
-    threads: 2
+    threads: config["job_threads"]
     log:
         "logs/embed_prompts/{prompt_set}.log",
     benchmark:

@@ -47,7 +47,7 @@ rule prompt_perplexity:
         "resources/ragrouter/perplexity.parquet",
     params:
         perplexity=ragrouter_setting("perplexity", {}),
-    threads: 2
+    threads: config["job_threads"]
     log:
         "logs/prompt_perplexity/prompt_perplexity.log",
     benchmark:
@@ -91,7 +91,7 @@ rule train_fusion:
         fusion=ragrouter_setting("fusion", {}),
         kb_fraction=ragrouter_setting("kb_fraction", 0.7),
         seed=config["corpus"]["split_seed"],
-    threads: 2
+    threads: config["job_threads"]
     log:
         "logs/train_fusion/train_fusion.log",
     benchmark:
@@ -113,7 +113,7 @@ rule encode_features:
         pooled="resources/ragrouter/features/feat-off/{feature_set}.parquet",
     params:
         fusion=ragrouter_setting("fusion", {}),
-    threads: 2
+    threads: config["job_threads"]
     log:
         "logs/encode_features/{feature_set}.log",
     benchmark:
