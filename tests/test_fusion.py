@@ -11,6 +11,7 @@ from ragrouter.method.fusion import (
     FusionEncoder,
     align_pieces,
     doc_graph,
+    feature_settings,
     mean_pooled_semantic,
     tokenise,
     train_fusion,
@@ -134,7 +135,9 @@ def test_encode_all_pools_the_states_feat_off_would_compute(model, encoder_dir):
     prompts = MATH[:3] + ODD
     vectors, stats, pooled = model.encode_all(prompts, batch_size=3, progress=False)
     np.testing.assert_allclose(vectors, model.encode(prompts, progress=False), atol=1e-5)
-    separate = mean_pooled_semantic(prompts, encoder_dir, model.config["max_length"], truncation=model.config["truncation"], progress=False)
+    assert model.pooled_settings == feature_settings({}, fused=False)  # trained with the default tokenisation
+    settings = model.pooled_settings
+    separate = mean_pooled_semantic(prompts, encoder_dir, settings["max_length"], truncation=settings["truncation"], progress=False)
     assert pooled.shape == (len(prompts), 384)
     np.testing.assert_allclose(pooled, separate, atol=1e-5)
 

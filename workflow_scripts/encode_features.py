@@ -15,10 +15,9 @@ setup_logging(snakemake.log[0])  # noqa: F821
 torch.set_num_threads(snakemake.threads)  # noqa: F821
 inputs, output = snakemake.input, snakemake.output  # noqa: F821
 encoder = FusionEncoder.load(inputs.fusion, inputs.model)
-pooled_settings = feature_settings(snakemake.params.fusion.get("params", {}), fused=False)  # noqa: F821
-tokenisation = (encoder.config["max_length"], encoder.config.get("truncation", "right"))  # as FusionEncoder.prepare reads it
-if tokenisation != (pooled_settings["max_length"], pooled_settings["truncation"]):
-    raise ValueError(f"{inputs.fusion}: tokenisation {tokenisation} differs from the config's fusion params {pooled_settings}; rerun train_fusion")
+expected = feature_settings(snakemake.params.fusion.get("params", {}), fused=False)  # noqa: F821
+if encoder.pooled_settings != expected:  # the feat=off vectors must be what RAGRouter checkpoints and serving expect
+    raise ValueError(f"{inputs.fusion}: tokenisation {encoder.pooled_settings} differs from the config's fusion params {expected}; rerun train_fusion")
 prompts = pl.read_parquet(inputs.prompts)["prompt"].unique(maintain_order=True).to_list()
 vectors, statistics, pooled = encoder.encode_all(prompts)
 keys = pl.Series("prompt_sha1", [sha1_text(p) for p in prompts])

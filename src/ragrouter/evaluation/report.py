@@ -279,7 +279,7 @@ def validation_section(files: dict[str, Sequence[str]], names: dict[str, str]) -
 def serving_section(serving_json: str) -> list[str]:
     result = json.loads(Path(serving_json).read_text())
     every, prompts = result.get("every", 1), f"{result['benchmark_prompts']:,} `{result['benchmark']}` prompts"
-    prompts = f"the {prompts}" if every == 1 else f"{prompts} (every {every}th of the benchmark)"
+    prompts = f"the {prompts}" if every == 1 else f"{prompts} (one in {every}, spread over the benchmark)"
     return [
         "## Serving check (rule `serving_check`, `ragrouter route`)",
         "",

@@ -322,6 +322,11 @@ class FusionEncoder(nn.Module):
     def dim(self) -> int:
         return int(self.config["fuse_dim"])
 
+    @property
+    def pooled_settings(self) -> dict[str, Any]:
+        """`feature_settings` of the mean-pooled states `encode_all` returns: this encoder's own tokenisation."""
+        return {"mode": "mean_pooled", "max_length": int(self.config["max_length"]), "truncation": str(self.config.get("truncation", "right"))}
+
     def prepare(self, prompts: Sequence[str], parse_batch_size: int = 64) -> list[Prepared]:
         """Tokenise and truncate, run the frozen encoder, parse the kept text with spaCy, align pieces to tokens."""
         prompts = list(prompts)
