@@ -45,6 +45,13 @@ def test_claims_hold_for_an_informative_router_and_fail_for_a_reversed_one(tmp_p
     assert "RAGRouter" in table_markdown(table, "mmlu", boot) and "37.25 / 71.89 / 0.589" in table_markdown(table, "mmlu", boot)
 
 
+def test_rules_with_equal_times_keep_one_order():
+    """The time table of a run and of its rebuild list tied rules alike (group_by's order varies)."""
+    jobs = pl.DataFrame({"rule": ["b", "c", "a", "c", "b"], "seed": [None] * 5, "seconds": [0.5, 0.3, 0.5, 0.2, 0.2]})
+    for order in (jobs, jobs.reverse(), jobs.sample(fraction=1.0, shuffle=True, seed=1)):
+        assert rule_times(order)["rule"].to_list() == ["b", "a", "c"]
+
+
 def test_job_times_sum_per_rule_and_split_shared_from_per_seed(tmp_path):
     jobs = [("a", "x.tsv", 60.0), ("a", "y.tsv", 30.0), ("t", "r/seed-0.tsv", 6.0), ("t", "r/seed-1.tsv", 12.0), ("t", "q/seed-1.tsv", 18.0)]
     for rule, name, seconds in jobs:

@@ -172,8 +172,8 @@ def job_times(benchmark_dir: str | Path, job_names: set[str] | None = None) -> p
 
 
 def rule_times(jobs: pl.DataFrame) -> pl.DataFrame:
-    """Jobs and wall seconds per rule, slowest first."""
-    return jobs.group_by("rule").agg(pl.len().alias("jobs"), pl.col("seconds").sum()).sort("seconds", descending=True)
+    """Jobs and wall seconds per rule, slowest first; equal times by rule name (group_by's order is not fixed)."""
+    return jobs.group_by("rule").agg(pl.len().alias("jobs"), pl.col("seconds").sum()).sort(["seconds", "rule"], descending=[True, False])
 
 
 def time_summary(jobs: pl.DataFrame) -> list[str]:
