@@ -124,7 +124,7 @@ def train_inputs(wildcards):
         "model": f"resources/models/{settings.get('backbone', 'encoder')}",
     }
     if uses_embeddings(router_kind(wildcards.router)):
-        inputs["embeddings"] = "resources/embeddings/corpus.parquet"
+        inputs["embeddings"] = WORKFLOW.embedding_file("corpus")
     return inputs
 
 
@@ -136,7 +136,7 @@ def score_inputs(wildcards):
         "model": f"resources/models/{config['routers'][wildcards.router].get('backbone', 'encoder')}",
     }
     if uses_embeddings(router_kind(wildcards.router)):
-        inputs["embeddings"] = expand("resources/embeddings/{benchmark}.parquet", benchmark=config["benchmarks"])
+        inputs["embeddings"] = [WORKFLOW.embedding_file(b) for b in config["benchmarks"]]
     return inputs
 
 
@@ -162,9 +162,10 @@ def feature_inputs(wildcards):
     """One frozen-encoder pass per prompt set gives both feature files (feat=on fused, feat=off pooled)."""
     inputs = {"model": f"resources/models/{ragrouter_setting('fusion', {}).get('encoder', 'encoder')}", "fusion": "resources/ragrouter/fusion"}
     if wildcards.feature_set == "augmented":
-        inputs["prompts"] = "resources/ragrouter/augmented.parquet"
+        # the embedding routers' `corpus` set when they read these files: the battles' prompts too
+        inputs["prompts"] = ["resources/ragrouter/augmented.parquet", *(["resources/corpus/battles.parquet"] if WORKFLOW.embeddings_from_fusion else [])]
     else:
-        inputs["prompts"] = f"resources/benchmarks/{wildcards.feature_set}.parquet"
+        inputs["prompts"] = [f"resources/benchmarks/{wildcards.feature_set}.parquet"]
     return inputs
 
 

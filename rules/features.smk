@@ -1,4 +1,5 @@
-# Sentence embeddings of every prompt set, computed once and shared by the routers that need them.
+# Sentence embeddings of every prompt set, computed once and shared by the routers that need them,
+# unless `embedding.from_fusion` has them read the mean-pooled states of rule encode_features.
 
 
 rule embed_prompts:

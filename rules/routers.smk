@@ -28,7 +28,7 @@ rule train_router:
     params:
         kind=lambda wildcards: router_kind(wildcards.router),
         params=lambda wildcards: config["routers"][wildcards.router].get("params", {}),
-        embedding=config.get("embedding", {}),
+        embedding=WORKFLOW.embedding_settings,
         processes=lambda wildcards: training_processes(config["routers"][wildcards.router], f"routers.{wildcards.router}"),
     threads: config["job_threads"]
     log:
@@ -54,7 +54,7 @@ rule score_router:
     params:
         kind=lambda wildcards: router_kind(wildcards.router),
         params=lambda wildcards: config["routers"][wildcards.router].get("params", {}),
-        embedding=config.get("embedding", {}),
+        embedding=WORKFLOW.embedding_settings,
         inference_backend=config.get("inference_backend", "torch"),
     threads: config["job_threads"]
     log:

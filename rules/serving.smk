@@ -19,7 +19,7 @@ rule serving_check:
         benchmark=SERVING_BENCHMARK,
         strong_percent=serving_setting("strong_percent", 50),
         latency_prompts=serving_setting("latency_prompts", 200),
-        max_prompts=serving_setting("max_prompts", 2000),
+        max_prompts=serving_setting("max_prompts", 1000),
     threads: 2
     log:
         "logs/serving_check/serving_check.log",
@@ -43,7 +43,7 @@ rule inference_agreement:
     params:
         router_id=FULL_RAGROUTER,
         backends=["onnx", "onnx_int8"],
-        max_prompts=serving_setting("max_prompts", 2000),
+        max_prompts=serving_setting("max_prompts", 1000),
     threads: 2
     log:
         "logs/inference_agreement/inference_agreement.log",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pytest
 import torch
 
@@ -140,6 +141,23 @@ def test_encode_all_pools_the_states_feat_off_would_compute(model, encoder_dir):
     separate = mean_pooled_semantic(prompts, encoder_dir, settings["max_length"], truncation=settings["truncation"], progress=False)
     assert pooled.shape == (len(prompts), 384)
     np.testing.assert_allclose(pooled, separate, atol=1e-5)
+
+
+def test_embedding_routers_read_the_feat_off_states_and_embed_new_prompts_the_same_way(model, encoder_dir, tmp_path):
+    """`embedding.from_fusion`: the embedding routers' cached vectors are the feat=off file's,
+    L2-normalised, and a prompt no file holds is embedded to the same vector (serving)."""
+    from ragrouter.common.io import sha1_text, write_parquet
+    from ragrouter.routers.registry import make_encoder
+
+    prompts = MATH[:3] + ODD
+    _, _, pooled = model.encode_all(prompts, batch_size=3, progress=False)
+    write_parquet(pl.DataFrame({"prompt_sha1": [sha1_text(p) for p in prompts], "vector": pl.Series(pooled.tolist(), dtype=pl.List(pl.Float32))}), tmp_path / "feat-off.parquet")
+    settings = {"from_fusion": True, "fusion": {}}  # the default tokenisation, as the model was trained
+    cached = make_encoder(encoder_dir, [tmp_path / "feat-off.parquet"], settings).encode(prompts)
+    np.testing.assert_allclose(cached, pooled / np.linalg.norm(pooled, axis=1, keepdims=True), atol=1e-6)
+    fresh = make_encoder(encoder_dir, [], settings)
+    np.testing.assert_allclose(fresh.encode(prompts), cached, atol=1e-5)
+    assert fresh.dim == 384 and fresh.encoder.truncation == model.pooled_settings["truncation"]
 
 
 def test_fused_vector_changes_with_the_parse(model, monkeypatch):

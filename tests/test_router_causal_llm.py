@@ -121,6 +121,13 @@ def test_scoring_weights_take_the_auto_dtype_but_rotary_buffers_stay_float32(tra
 
 
 @pytest.mark.slow
+def test_validation_scores_from_training_are_the_final_routers_scores(trained):
+    # the training job writes these instead of scoring the validation rows again
+    validation = planted_corpus().filter(pl.col("split") == "validation")["prompt"].to_list()
+    np.testing.assert_allclose(trained.validation_scores, trained.strong_win_rates(validation), atol=1e-6)
+
+
+@pytest.mark.slow
 def test_batch_and_single_scores_agree(trained):
     prompts = [PROBE_HARD, PROBE_EASY, "word " * 100, "What is the capital of France?"]
     batch = trained.strong_win_rates(prompts)

@@ -8,10 +8,13 @@ import pytest
 import torch
 
 from ragrouter.common.io import sha1_text
+from ragrouter.evaluation.validation import ValidationSet
 from ragrouter.method.classifier import (
     DEFAULT_RAG_PARAMS,
     NEIGHBOUR_NUMBERS,
     FeatureTable,
+    blend_vote,
+    choose_vote_weight,
     family_exclusions,
     joined_features,
     neighbour_numbers,
@@ -61,16 +64,29 @@ def test_query_inputs_retrieve_neighbours_never_the_query_itself_and_give_their_
     kb = KnowledgeBase.build(vectors, texts, [0, 0, 1, 1], [5, 5, 1, 2], {"index": "flat", "use_gpu": False})
     params = {**DEFAULT_RAG_PARAMS, "neighbours": 1, "budget": "chars", "numeric_features": ["structure", "neighbours"]}
     queries = Vectors({"hard one": [5.0, 5.0], "new easy": [0.05, 0.0]}, {"hard one": [3.0, 1.0], "new easy": [1.0, 0.0]})
-    out, vecs, numbers, names = query_inputs(kb, ["hard one", "new easy"], queries, params, kb.ids_with_text(["hard one", "new easy"]))
+    got = query_inputs(kb, ["hard one", "new easy"], queries, params, kb.ids_with_text(["hard one", "new easy"]))
+    out = got.texts
     assert out[0].startswith("Query: hard one") and "suited model: strong | weak-model score: 2/5 | hard two" in out[0]
-    assert "suited model: weak" in out[1] and np.allclose(vecs, [[5.0, 5.0], [0.05, 0.0]])
+    assert "suited model: weak" in out[1] and np.allclose(got.vectors, [[5.0, 5.0], [0.05, 0.0]])
     # structure statistics, then (mean label, mean weak score as 0-1, nearest label, mean distance)
-    assert np.allclose(numbers, [[3.0, 1.0, 1.0, 0.25, 1.0, 0.01], [1.0, 0.0, 0.0, 1.0, 0.0, 0.0025]], atol=1e-6)
-    assert names == [*STRUCTURE_STATISTICS, *NEIGHBOUR_NUMBERS]
-    assert query_inputs(None, ["q"], Vectors({"q": [1.0]}), params)[0] == ["q"]
-    assert query_inputs(None, ["q"], Vectors({"q": [1.0]}), params)[2].shape == (1, 0)
-    _, _, numbers, names = query_inputs(kb, ["new easy"], queries, {**params, "numeric_features": []})
-    assert numbers.shape == (1, 0) and names == []
+    assert np.allclose(got.numbers, [[3.0, 1.0, 1.0, 0.25, 1.0, 0.01], [1.0, 0.0, 0.0, 1.0, 0.0, 0.0025]], atol=1e-6)
+    assert got.names == [*STRUCTURE_STATISTICS, *NEIGHBOUR_NUMBERS]
+    assert got.vote.tolist() == [1.0, 0.0]  # the neighbours' mean strong label, with or without numeric_features
+    bare = query_inputs(None, ["q"], Vectors({"q": [1.0]}), params)
+    assert bare.texts == ["q"] and bare.numbers.shape == (1, 0) and bare.vote is None
+    got = query_inputs(kb, ["new easy"], queries, {**params, "numeric_features": []})
+    assert got.numbers.shape == (1, 0) and got.names == [] and got.vote.tolist() == [0.0]
+
+
+def test_vote_weight_is_chosen_on_validation_and_blends_the_neighbours_vote_into_the_score():
+    # within each source (5 rows of each label) the vote ranks the labels perfectly, the classifier inversely
+    five = lambda values: np.repeat(values, 5)  # noqa: E731
+    val = ValidationSet.of(pl.DataFrame({"prompt": [f"q{i}" for i in range(20)], "label": five([1, 0, 1, 0]), "source": five(["a", "a", "b", "b"])}))
+    classifier_scores, vote = five([0.2, 0.8, 0.4, 0.6]), five([1.0, 0.0, 1.0, 0.0])
+    assert choose_vote_weight(classifier_scores, vote, val, [0.0, 0.5, 1.0], "per_source") == 0.5  # 0.5 already ranks both pairs right
+    assert choose_vote_weight(classifier_scores, 1 - vote, val, [0.0, 0.5, 1.0], "per_source") == 0.0
+    assert np.allclose(blend_vote(classifier_scores, vote, 0.25), five([0.4, 0.6, 0.55, 0.45]))
+    assert blend_vote(classifier_scores, None, 0.5) is classifier_scores  # rag=off: no neighbours, the classifier alone
 
 
 def test_neighbour_numbers_fill_empty_slots_and_numbers_are_standardised_on_training_rows():

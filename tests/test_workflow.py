@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -85,6 +86,7 @@ def test_slurm_profile_dry_runs():
         ("seeds: [0]", "seeds: [0]\nseed: [1]", "'seed' was unexpected"),  # unknown top-level key
         ("seeds: [0]", "seeds: [0]\njob_threads: 0", "job_threads"),  # a job needs a thread
         ("    name: P2L\n", "    name: P2L\n    gpus: 1\n    processes: 2\n", "routers.p2l: processes 2 > gpus 1"),  # a process without a GPU
+        ("  fusion: {train_examples", "  fusion: {encoder: causal_lm, train_examples", "embedding.from_fusion"),  # routers and fusion on different encoders
     ],
 )
 def test_bad_config_is_rejected(tmp_path, old, new, named):
@@ -145,6 +147,9 @@ def test_tiny_workflow_runs_every_rule(tmp_path, data_dir, smollm2_dir):
     for i in range(3, 7):  # every ablation table: the variant with one switch off, then the full method
         ablation = pl.read_csv(tmp_path / f"results/table{i}.csv")
         assert ablation.height == 2 and ablation["router"][1] == "RAGRouter" and " w/o " in ablation["router"][0]
+    for variant, grid in (("aug-on_sample-on_feat-on_rag-on", [0, 0.5, 1]), ("aug-on_sample-on_feat-on_rag-off", [0])):  # w chosen on validation; none without neighbours
+        meta = json.loads((tmp_path / f"resources/routers/ragrouter_{variant}/seed-0/router.json").read_text())
+        assert meta["params"]["vote_weight"] in grid, meta["params"]
     report = (tmp_path / "results/REPORT.md").read_text()
     for table in config["tables"]:  # every table has its figure, and REPORT.md shows it
         assert (tmp_path / f"results/plots/tables/{table}.png").read_bytes()[:4] == b"\x89PNG" and f"(plots/tables/{table}.png)" in report
@@ -158,7 +163,10 @@ def test_tiny_workflow_runs_every_rule(tmp_path, data_dir, smollm2_dir):
     code, rules = run(["--list-rules", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path)], env=env)
     ran = {p.name for p in (tmp_path / "logs").iterdir() if p.is_dir() and p.name != "benchmarks"}
     expected = {r.strip() for r in rules.splitlines() if r.strip() and r.strip() != "all" and not r.startswith(" ")}
-    assert expected <= ran, f"rules without a log: {expected - ran}"
+    # embed_prompts: the embedding routers read encode_features' states here (`embedding.from_fusion`);
+    # test_a_run_killed_mid_rule_resumes_to_byte_identical_tables runs it
+    assert expected - {"embed_prompts"} <= ran, f"rules without a log: {expected - ran}"
+    assert "embed_prompts" not in ran
     code, out = run(["-n", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path)], env=env)
     assert code == 0 and "Nothing to be done" in out
 
@@ -188,6 +196,7 @@ def _small_config(tmp_path: Path, data_dir: Path) -> dict:
     config["routers"] = {k: config["routers"][k] for k in ("random", "prompt_length", "sw_ranking")}
     config["routers"]["question_marks"] = {"name": "Toy: question marks", "kind": "toy_question_marks"}
     config.pop("ragrouter")
+    config["embedding"]["from_fusion"] = False  # without RAGRouter's features: rule embed_prompts
     config["models"] = {"encoder": config["models"]["encoder"]}
     config["tables"] = {"table1": {"benchmark": "mmlu", "rows": ["random", "prompt_length", "sw_ranking", "question_marks"]}}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -252,6 +261,7 @@ def test_paper_config_leaves_no_cpu_budget_of_the_reference_config():
     update_config(config, yaml.safe_load((ROOT / "config.paper.yaml").read_text()))
     assert config["benchmark_subsample"] == 1 and config["corpus"]["max_train_rows_per_source"] is None
     assert config["inference_backend"] == "torch"  # ONNX Runtime scores float32 on the CPU only; bf16 on GPUs is torch's
+    assert config["embedding"]["from_fusion"] is False  # its fusion encoder (DeBERTa-v3) is not the routers' (MPNet)
     assert [s["name"] for s in config["corpus"]["sources"]] == ["arena_55k", "gpt4_dataset"]  # the paper's training data
     classifiers = [config["routers"]["bert"]["params"], config["routers"]["causal_llm"]["params"], config["ragrouter"]["classifier"]["params"]]
     for params in classifiers:

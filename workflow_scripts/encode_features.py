@@ -18,7 +18,7 @@ encoder = FusionEncoder.load(inputs.fusion, inputs.model)
 expected = feature_settings(snakemake.params.fusion.get("params", {}), fused=False)  # noqa: F821
 if encoder.pooled_settings != expected:  # the feat=off vectors must be what RAGRouter checkpoints and serving expect
     raise ValueError(f"{inputs.fusion}: tokenisation {encoder.pooled_settings} differs from the config's fusion params {expected}; rerun train_fusion")
-prompts = pl.read_parquet(inputs.prompts)["prompt"].unique(maintain_order=True).to_list()
+prompts = pl.concat([pl.read_parquet(path, columns=["prompt"]) for path in snakemake.input.prompts])["prompt"].unique(maintain_order=True).to_list()  # noqa: F821
 vectors, statistics, pooled = encoder.encode_all(prompts)
 keys = pl.Series("prompt_sha1", [sha1_text(p) for p in prompts])
 fused = pl.DataFrame([keys, pl.Series("statistics", statistics.tolist(), dtype=pl.List(pl.Float32)), pl.Series("vector", vectors.tolist(), dtype=pl.List(pl.Float32))])

@@ -1,10 +1,13 @@
 """Prompt features: sentence embeddings from a local encoder, cached by prompt hash.
 
-Stage: features (rule `embed_prompts`). Reads a prompt set; writes `resources/embeddings/<set>.parquet`
-(`prompt_sha1, embedding`), read by SW ranking, MF and P2L.
+Stage: features. Read by SW ranking, MF, P2L and the kNN control.
 
 One pass of the encoder over all evaluation prompts costs minutes on 2 cores, so embeddings are
-computed once per prompt set (rule `embed_prompts`) and every embedding-based router reads them.
+computed once per prompt set and every embedding-based router reads them: config `embedding:
+{from_fusion: true}` reads the mean-pooled encoder states RAGRouter's `encode_features` already
+computes (`resources/ragrouter/features/feat-off/<set>.parquet`, `prompt_sha1, vector`; new prompts
+through `PooledEncoder`), otherwise rule `embed_prompts` writes `resources/embeddings/<set>.parquet`
+(`prompt_sha1, embedding`; new prompts through `SentenceEncoder`). Both are L2-normalised.
 """
 
 from __future__ import annotations
@@ -52,10 +55,46 @@ class SentenceEncoder:
         return {**self.__dict__, "_model": None}
 
 
+class PooledEncoder:
+    """L2-normalised mean-pooled token states of an encoder folder, tokenised and truncated as
+    RAGRouter's fusion encoder does (`fusion.mean_pooled_semantic`): the vectors of the feat=off
+    feature files, for prompts no file holds."""
+
+    def __init__(self, model_dir: str | Path, max_length: int, truncation: str, batch_size: int = 64) -> None:
+        self.model_dir, self.max_length, self.truncation, self.batch_size = str(model_dir), max_length, truncation, batch_size
+        self._encoder = None
+
+    @property
+    def dim(self) -> int:
+        return int(self._load()[1].config.hidden_size)
+
+    def _load(self):
+        if self._encoder is None:
+            from ragrouter.method.fusion import load_encoder
+
+            self._encoder = load_encoder(self.model_dir)
+        return self._encoder
+
+    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        from ragrouter.method.fusion import mean_pooled_semantic
+
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return l2_normalised(mean_pooled_semantic(list(texts), self._load(), self.max_length, self.batch_size, self.truncation, progress=progress))
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_encoder": None}
+
+
+def l2_normalised(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length, as sentence-transformers' Normalize module does."""
+    return (vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
 class CachedEncoder:
     """An encoder that answers from precomputed embedding files first, by prompt sha1."""
 
-    def __init__(self, encoder: SentenceEncoder, cache_files: Sequence[str | Path] = ()) -> None:
+    def __init__(self, encoder: SentenceEncoder | PooledEncoder, cache_files: Sequence[str | Path] = ()) -> None:
         self.encoder = encoder
         self.cache: dict[str, np.ndarray] = {}
         for path in cache_files:
@@ -96,5 +135,11 @@ def embed_prompts(prompts: Sequence[str], encoder: SentenceEncoder, path: str | 
 
 
 def load_embeddings(path: str | Path) -> pl.DataFrame:
-    """An embedding file (rule embed_prompts), checked: one finite float32 vector per prompt sha1."""
-    return check_table(pl.read_parquet(path), EMBEDDINGS, str(path))
+    """An embedding file, checked: one finite float32 vector per prompt sha1. A feat=off feature
+    file (`vector`: rule encode_features' mean-pooled states) is read L2-normalised, as `PooledEncoder`
+    embeds a new prompt."""
+    table = pl.read_parquet(path)
+    if "vector" in table.columns and "embedding" not in table.columns:
+        vectors = l2_normalised(np.asarray(table["vector"].to_list(), dtype=np.float32).reshape(table.height, -1))
+        table = table.select("prompt_sha1").with_columns(pl.Series("embedding", vectors.tolist(), dtype=pl.List(pl.Float32)))
+    return check_table(table, EMBEDDINGS, str(path))

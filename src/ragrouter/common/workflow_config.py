@@ -24,6 +24,25 @@ class WorkflowConfig:
         rows = {r for t in config["tables"].values() for r in t["rows"] if VARIANT_RE.match(r)}
         self.variants: list[str] = sorted(rows) if "ragrouter" in config else []
         self.routers: list[str] = [*config["routers"], *self.variants, *self.released]
+        self.embeddings_from_fusion: bool = bool(config.get("embedding", {}).get("from_fusion"))
+        fusion_encoder = config["ragrouter"].get("fusion", {}).get("encoder", "encoder") if "ragrouter" in config else None
+        if self.embeddings_from_fusion and fusion_encoder != "encoder":
+            raise ValueError("config: embedding.from_fusion needs a ragrouter section whose fusion encodes with the `encoder` model (models.encoder)")
+
+    def embedding_file(self, prompt_set: str) -> str:
+        """The sentence embeddings of a prompt set (`corpus`: corpus and battles; or a benchmark) that
+        the embedding routers read: the fusion encoder's feat=off states, or rule embed_prompts' file."""
+        if self.embeddings_from_fusion:
+            return f"resources/ragrouter/features/feat-off/{'augmented' if prompt_set == 'corpus' else prompt_set}.parquet"
+        return f"resources/embeddings/{prompt_set}.parquet"
+
+    @property
+    def embedding_settings(self) -> dict[str, Any]:
+        """How the embedding routers embed a prompt no file holds (`registry.make_encoder`)."""
+        settings = dict(self.config.get("embedding", {}))
+        if self.embeddings_from_fusion:
+            settings["fusion"] = self.config["ragrouter"].get("fusion", {}).get("params", {})
+        return settings
 
     def router_seeds(self, router_id: str) -> list[int]:
         """Random router: RouteLLM's iterations; released routers: one (nothing is trained); trained

@@ -80,12 +80,16 @@ class ValidationSet:
         return f"pooled ROC-AUC {self.auc(scores):.4f}, mean per-source {self.auc(scores, 'per_source'):.4f} ({per})"
 
 
-def validation_scores(router, rows: pl.DataFrame) -> pl.DataFrame:
+def validation_scores(router, rows: pl.DataFrame, scores: np.ndarray | None = None) -> pl.DataFrame:
     """A trained router's scores on the corpus' validation rows (id, source, label, score): the
     file the report's per-source validation table reads, one per router and seed. The training
-    log gets its summary: the final router's validation, after any epoch or grid choice."""
+    log gets its summary: the final router's validation, after any epoch or grid choice.
+    `scores`: the rows' scores where training already computed them with the final router."""
     rows = rows.filter(pl.col("split") == "validation") if "split" in rows.columns else rows
-    scores = router.strong_win_rates(rows["prompt"].to_list()) if rows.height else np.zeros(0)
+    if scores is None:
+        scores = router.strong_win_rates(rows["prompt"].to_list()) if rows.height else np.zeros(0)
+    elif len(scores) != rows.height:
+        raise ValueError(f"validation_scores: {len(scores)} scores for {rows.height} validation rows")
     if rows.height:
         logger.info(f"final router: validation ({rows.height} prompts) {ValidationSet.of(rows).summary(scores)}")
     return rows.select("id", "source", "label").with_columns(pl.Series("score", np.asarray(scores, dtype=np.float64)))

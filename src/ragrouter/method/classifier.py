@@ -6,9 +6,12 @@ base, queries and feature vectors; writes `resources/routers/<variant>/seed-<k>/
 A query is turned into its feature vector (`h_fuse_global` with feat=on, the mean-pooled encoder
 states with feat=off), its K nearest knowledge-base entries are retrieved (FAISS IVF, L2) and written
 with their labels into one text (`knowledge_base.rag_prompt`); a fine-tuned classifier predicts the weak
-model's 1-5 score and the router's score is P(score <= 3), the probability that the strong model is
-needed; the query vector is also joined to the classifier's pooled representation. With rag=off the
-classifier reads the query alone and trains on every training row (knowledge-base rows included).
+model's 1-5 score, P(score <= 3) being the probability that the strong model is needed; the query
+vector is also joined to the classifier's pooled representation. The router's score blends that with
+the K neighbours' mean strong label, (1 - w) * classifier + w * vote, w chosen on validation
+(`vote_weight`; the vote alone already ranked validation difficulty better than the classifier).
+With rag=off the classifier reads the query alone and trains on every training row (knowledge-base
+rows included), and the score is the classifier's.
 
 Numbers can join the query vector (`numeric_features`, standardised on the training rows): the
 parse's structure statistics (feat=on; `fusion.structure_statistics`) and the K neighbours' labels
@@ -25,6 +28,7 @@ Variants are named by the four ablation switches, e.g. `ragrouter_aug-on_sample-
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 from collections.abc import Sequence
@@ -61,6 +65,10 @@ DEFAULT_RAG_PARAMS: dict[str, Any] = {
     # Off: on validation (seed 0, full variant, logs/experiments/) the mean per-source ROC-AUC was
     # 0.557 without them, 0.547 with them, 0.490 with them and a feature-head learning rate of 1e-2
     "numeric_features": [],
+    # weight w of the K neighbours' mean strong label in the router's score, (1 - w) * classifier +
+    # w * vote (rag=on; the neighbours' labels as a number, not only as words in the RAG prompt);
+    # a list is a grid chosen on validation after the classifier is trained (`choose_vote_weight`)
+    "vote_weight": 0.0,
 }
 NEIGHBOUR_NUMBERS = ("mean_label", "mean_weak_score", "nearest_label", "mean_distance")
 
@@ -130,6 +138,17 @@ def neighbour_numbers(kb: KnowledgeBase, ids: np.ndarray, dist: np.ndarray) -> n
     return np.where(np.isnan(out), np.asarray(fill)[None, :], out).astype(np.float32)
 
 
+@dataclasses.dataclass
+class QueryInputs:
+    """What the router computes per prompt before its classifier runs."""
+
+    texts: list[str]  # the classifier's text: the RAG prompt, or the bare query without a KB
+    vectors: np.ndarray  # the query vectors (n, d)
+    numbers: np.ndarray  # the raw `numeric_features` (n, m), m = 0 when none applies
+    names: list[str]  # their m names
+    vote: np.ndarray | None  # the K neighbours' mean strong label (0.5 without any); None without a KB
+
+
 def query_inputs(
     kb: KnowledgeBase | None,
     prompts: Sequence[str],
@@ -138,9 +157,8 @@ def query_inputs(
     exclude: list[list[int]] | None = None,
     tokenizer=None,
     max_tokens: int | None = None,
-) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
-    """The classifier's text per prompt (the RAG prompt, or the bare query when `kb` is None), the
-    query vectors, the raw `numeric_features` (n, m), m = 0 when none applies, and their m names.
+) -> QueryInputs:
+    """The classifier's inputs for each prompt, and the neighbours' vote.
     `exclude[i]`: KB ids prompt i must not retrieve (see `family_exclusions`). With `budget: tokens`
     the prompt fits `max_tokens` of the classifier's `tokenizer`."""
     prompts = list(prompts)
@@ -148,14 +166,32 @@ def query_inputs(
     numbers, names = [], []
     if "structure" in params["numeric_features"] and statistics is not None:
         numbers, names = [statistics], list(STRUCTURE_STATISTICS)
-    texts = prompts
+    texts, vote = prompts, None
     if kb is not None:
         ids, dist = kb.search(vectors, params["neighbours"], exclude)
+        from_neighbours = neighbour_numbers(kb, ids, dist)
+        vote = from_neighbours[:, NEIGHBOUR_NUMBERS.index("mean_label")].astype(np.float64)
         if "neighbours" in params["numeric_features"]:
-            numbers.append(neighbour_numbers(kb, ids, dist))
+            numbers.append(from_neighbours)
             names += list(NEIGHBOUR_NUMBERS)
         texts = _rag_texts(kb, prompts, ids, dist, params, tokenizer, max_tokens)
-    return texts, vectors, np.concatenate(numbers, 1) if numbers else np.zeros((len(prompts), 0), dtype=np.float32), names
+    numbers = np.concatenate(numbers, 1) if numbers else np.zeros((len(prompts), 0), dtype=np.float32)
+    return QueryInputs(texts, vectors, numbers, names, vote)
+
+
+def blend_vote(classifier_scores: np.ndarray, vote: np.ndarray | None, weight: float) -> np.ndarray:
+    """The router's score: (1 - w) * the classifier's strong win rate + w * the neighbours' vote."""
+    if vote is None or weight == 0:
+        return classifier_scores
+    return (1.0 - weight) * classifier_scores + weight * vote
+
+
+def choose_vote_weight(classifier_scores: np.ndarray, vote: np.ndarray, val: ValidationSet, grid: Sequence[float], metric: str) -> float:
+    """w of the grid with the best validation ROC-AUC of the blended score; ties go to the smaller w."""
+    aucs = {float(w): val.auc(blend_vote(classifier_scores, vote, float(w)), metric) for w in sorted(grid)}
+    best = max(aucs, key=lambda w: (round(aucs[w], 4), -w))
+    logger.info(f"ragrouter: validation ROC-AUC ({metric}) of (1 - w) * classifier + w * K-neighbour vote {({w: round(v, 4) for w, v in aucs.items()})}; w = {best}")
+    return best
 
 
 def _rag_texts(kb: KnowledgeBase, prompts: list[str], ids: np.ndarray, dist: np.ndarray, params: dict[str, Any], tokenizer, max_tokens: int | None) -> list[str]:
@@ -204,8 +240,9 @@ class RAGRouter(Router):
             return np.empty(0, dtype=np.float64)
         if self.features is None:
             raise RuntimeError("RAGRouter: attach a FeatureTable (router.features) before scoring")
-        texts, vectors, numbers, _ = query_inputs(self.kb, prompts, self.features, self.params, tokenizer=self.classifier.tokenizer, max_tokens=self.classifier.max_length)
-        return self.classifier.strong_win_rates(texts, joined_features(vectors, numbers, self.params["numeric_scaling"]))
+        inputs = query_inputs(self.kb, prompts, self.features, self.params, tokenizer=self.classifier.tokenizer, max_tokens=self.classifier.max_length)
+        scores = self.classifier.strong_win_rates(inputs.texts, joined_features(inputs.vectors, inputs.numbers, self.params["numeric_scaling"]))
+        return blend_vote(scores, inputs.vote, self.params["vote_weight"])
 
     def save(self, path: str | Path) -> None:
         """router.json, classifier/ (Hugging Face folder) and kb/ (FAISS index + texts), atomically."""
@@ -221,8 +258,8 @@ class RAGRouter(Router):
         path = Path(path)
         meta = json.loads((path / "router.json").read_text())
         kb = KnowledgeBase.load(path / "kb") if meta["rag"] else None
-        # checkpoints from before the numeric features joined the query vector alone
-        params = {"numeric_features": [], "numeric_scaling": None, **meta["params"]}
+        # checkpoints from before the numeric features and the vote: the query vector and the classifier alone
+        params = {"numeric_features": [], "numeric_scaling": None, "vote_weight": 0.0, **meta["params"]}
         router = RAGRouter(bert_classifier.load(path / "classifier"), kb, params)
         router.feature_settings = meta.get("features")
         return router
@@ -262,7 +299,8 @@ def train(
     """Fine-tune the 5-class classifier on `rows` (rag=on: the query split, as RAG prompts that never
     retrieve their own family from `family_rows`; rag=off: every training row, bare); the validation
     rows, built the same way, choose the epoch.
-    A list of `neighbours` is a grid for K, chosen on validation (`choose_neighbours`)."""
+    A list of `neighbours` is a grid for K, chosen on validation before training (`choose_neighbours`);
+    a list of `vote_weight` is a grid for w, chosen on validation after it (`choose_vote_weight`)."""
     p = resolve_params(DEFAULT_RAG_PARAMS, params, "ragrouter rag")
     tokenizer, max_tokens = None, None
     if kb is not None and p["budget"] == "tokens":
@@ -275,26 +313,32 @@ def train(
     frames, p["numeric_scaling"] = [], None
     for split, part in (("train", rows), ("validation", validation)):
         exclude = family_exclusions(kb, part, family_rows) if kb is not None else None
-        texts, vectors, numbers, names = query_inputs(kb, part["prompt"].to_list(), features, p, exclude, tokenizer, max_tokens)
-        if split == "train" and numbers.shape[1]:
-            p["numeric_scaling"] = numeric_scaling(numbers)
-        joined = joined_features(vectors, numbers, p["numeric_scaling"])
+        inputs = query_inputs(kb, part["prompt"].to_list(), features, p, exclude, tokenizer, max_tokens)
+        if split == "train" and inputs.numbers.shape[1]:
+            p["numeric_scaling"] = numeric_scaling(inputs.numbers)
+        joined = joined_features(inputs.vectors, inputs.numbers, p["numeric_scaling"])
         frames.append(
             part.select("weak_score", "label", *(["source"] if "source" in part.columns else [])).with_columns(
-                pl.Series("prompt", texts), pl.Series("features", joined.tolist(), dtype=pl.List(pl.Float32)), pl.lit(split).alias("split")
+                pl.Series("prompt", inputs.texts), pl.Series("features", joined.tolist(), dtype=pl.List(pl.Float32)), pl.lit(split).alias("split")
             )
         )
-        if split == "validation" and numbers.shape[1] and validation.height:
+        if split == "validation" and inputs.numbers.shape[1] and validation.height:
             val = ValidationSet.of(validation)
-            logger.info("ragrouter: validation ROC-AUC (per source) of each number alone: " + ", ".join(f"{name} {val.auc(numbers[:, j], 'per_source'):.3f}" for j, name in enumerate(names)))
+            logger.info("ragrouter: validation ROC-AUC (per source) of each number alone: " + ", ".join(f"{name} {val.auc(inputs.numbers[:, j], 'per_source'):.3f}" for j, name in enumerate(inputs.names)))
+    val_inputs, val_frame = inputs, frames[1]
     frame = pl.concat(frames, how="vertical")
     logger.info(
         f"ragrouter: {rows.height} training and {validation.height} validation prompts, rag={'on' if kb is not None else 'off'}, "
-        f"classifier features {len(frame['features'][0])}-d (query vector + numbers {names}); "
+        f"classifier features {len(frame['features'][0])}-d (query vector + numbers {inputs.names}); "
         f"first training input:\n{frame['prompt'][0]}"
     )
     classifier = bert_classifier.train(frame, {"labels": "weak_score", **classifier_params}, seed, model_dir)
+    val_scores = classifier.strong_win_rates(val_frame["prompt"].to_list(), np.asarray(val_frame["features"].to_list(), dtype=np.float32))
+    if isinstance(p["vote_weight"], list):
+        p["vote_weight"] = choose_vote_weight(val_scores, val_inputs.vote, ValidationSet.of(validation), p["vote_weight"], p["validation_metric"]) if kb is not None else 0.0
     router = RAGRouter(classifier, kb, p)
     router.features = features
+    # as the training rows, the validation rows never retrieved their own text or family
+    router.validation_scores = blend_vote(val_scores, val_inputs.vote, p["vote_weight"])
     return router
 

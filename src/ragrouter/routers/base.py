@@ -25,6 +25,10 @@ class Router(abc.ABC):
     derived from it so both always agree.
     """
 
+    # the validation rows' scores where training already computed them with the final router, so
+    # that the training job writes them instead of scoring the rows again (minutes for the LLMs)
+    validation_scores: np.ndarray | None = None
+
     @abc.abstractmethod
     def strong_win_rates(self, prompts: Sequence[str]) -> np.ndarray:
         """Strong-model win rate for every prompt, in order (float array, same length)."""

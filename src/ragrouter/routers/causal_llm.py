@@ -359,6 +359,8 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Caus
         f"(query budget {p['max_query_tokens']}, truncation {p['truncation']})"
     )
 
+    scores_of_epoch: dict[int, np.ndarray] = {}
+
     def evaluate(epoch: int) -> tuple[float, float]:
         if not val_seqs:
             return float("nan"), float("nan")
@@ -370,7 +372,8 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Caus
         logits5 = _score_seqs(scorer, kv, val_seqs, pad_id, label_ids, p["eval_batch_size"], torch.float32)
         del scorer, kv
         val_loss = float(torch.nn.functional.cross_entropy(logits5, torch.as_tensor(val_scores - 1)).item())
-        val_auc = val.auc(strong_win_rate_from_label_logits(logits5), p["validation_metric"])
+        scores_of_epoch[epoch] = strong_win_rate_from_label_logits(logits5)
+        val_auc = val.auc(scores_of_epoch[epoch], p["validation_metric"])
         logger.info(
             f"{KIND}: epoch {epoch}: validation loss over the 5 label tokens {val_loss:.4f}, validation {val.summary(strong_win_rate_from_label_logits(logits5))} "
             f"(scored as the router scores, {p['inference_dtype']}: {len(val_seqs) / scoring():.1f} prompts/s)"
@@ -378,14 +381,16 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Caus
         return val_auc, val_loss
 
     forward = _RatingLogits(model, prefix, train_seqs, pad_id, detach_inputs=frozen or lora is not None)
-    tu.fine_tune(KIND, forward, train_targets, [len(s) for s in train_seqs], evaluate, p, seed, train_dtype)
+    kept = tu.fine_tune(KIND, forward, train_targets, [len(s) for s in train_seqs], evaluate, p, seed, train_dtype)
     if p["gradient_checkpointing"]:
         model.gradient_checkpointing_disable()
     if lora is not None:
         model = lora.merge_and_unload()
     model.requires_grad_(False)
-    # The validation scores above came from the same weights in the same dtype as this router.
-    return CausalLLMRouter(model, tokenizer, system_message, p["max_query_tokens"], p["truncation"], p["eval_batch_size"], p["inference_dtype"])
+    router = CausalLLMRouter(model, tokenizer, system_message, p["max_query_tokens"], p["truncation"], p["eval_batch_size"], p["inference_dtype"])
+    if lora is None:  # the kept epoch's validation scores came from these weights in this dtype (merged LoRA weights differ)
+        router.validation_scores = scores_of_epoch.get(kept["epoch"])
+    return router
 
 
 __all__ = ["DEFAULTS", "LABEL_TOKENS", "SYSTEM_MESSAGE", "CausalLLMRouter", "label_token", "load", "strong_win_rate_from_label_logits", "train"]

@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 from loguru import logger
 
-from ragrouter.common.embeddings import CachedEncoder, SentenceEncoder, load_embeddings
+from ragrouter.common.embeddings import CachedEncoder, PooledEncoder, SentenceEncoder, load_embeddings
 from ragrouter.common.io import atomic_dir
 from ragrouter.common.seeding import seed_everything
 from ragrouter.routers.base import Router
@@ -25,8 +25,16 @@ CHECKPOINT = "router.pkl"
 
 
 def make_encoder(model_dir: str | Path, embedding_files: Sequence[str | Path], settings: dict | None = None) -> CachedEncoder:
+    """The embedding routers' encoder: the cached files first, then the model that made them
+    (`embedding.from_fusion`: the fusion encoder's mean-pooled states, with its `truncation`)."""
     settings = settings or {}
-    encoder = SentenceEncoder(model_dir, settings.get("max_length", 256), settings.get("batch_size", 64))
+    if settings.get("from_fusion"):
+        from ragrouter.method.fusion import feature_settings
+
+        tokenisation = feature_settings(settings.get("fusion"), fused=False)
+        encoder = PooledEncoder(model_dir, tokenisation["max_length"], tokenisation["truncation"], settings.get("batch_size", 64))
+    else:
+        encoder = SentenceEncoder(model_dir, settings.get("max_length", 256), settings.get("batch_size", 64))
     return CachedEncoder(encoder, embedding_files)
 
 

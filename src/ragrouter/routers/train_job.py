@@ -97,7 +97,7 @@ def _save(router, corpus: pl.DataFrame, checkpoint: str, validation: str) -> Non
 
     if PartialState().is_main_process:
         save_checkpoint(router, checkpoint)
-        write_parquet(validation_scores(router, corpus), validation)
+        write_parquet(validation_scores(router, corpus, router.validation_scores), validation)
 
 
 JOBS = {cls.__name__: cls for cls in (TrainJob, RAGRouterJob)}
