@@ -388,7 +388,8 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Caus
         model = lora.merge_and_unload()
     model.requires_grad_(False)
     router = CausalLLMRouter(model, tokenizer, system_message, p["max_query_tokens"], p["truncation"], p["eval_batch_size"], p["inference_dtype"])
-    if lora is None:  # the kept epoch's validation scores came from these weights in this dtype (merged LoRA weights differ)
+    # the kept epoch's scores of every validation row came from these weights in this dtype (merged LoRA weights differ)
+    if lora is None and val_rows.height == corpus.filter(pl.col("split") == "validation").height:
         router.validation_scores = scores_of_epoch.get(kept["epoch"])
     return router
 
