@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ragrouter.evaluation.validation import per_source_auc, roc_auc, stratified_auc
+import polars as pl
+
+from ragrouter.evaluation.validation import per_source_auc, roc_auc, stratified_auc, task_of, validation_table
 
 
 def test_stratified_auc_on_a_hand_checked_example():
@@ -48,3 +50,25 @@ def test_validation_set_scores_both_metrics_and_rejects_an_unknown_one():
     assert "a 1.000" in val.summary(scores) and "b 0.750" in val.summary(scores)
     with pytest.raises(ValueError, match="per_source"):
         val.auc(scores, "macro")
+
+
+def test_task_of_names_the_dataset_inside_a_multi_task_source():
+    assert task_of("routerbench-zs:arc-challenge.test.100", "routerbench-zs") == "routerbench-zs/arc-challenge"
+    assert task_of("routerdc-7models:arc_easy_train:12", "routerdc-7models") == "routerdc-7models/arc_easy"
+    assert task_of("routerdc-7models:MATH_prealgebra:116", "routerdc-7models") == "routerdc-7models/MATH_prealgebra"
+    assert task_of("routerdc-7models:gsm8k-train:7", "routerdc-7models") == "routerdc-7models/gsm8k-train"
+    assert task_of("alpaca-eval:12", "alpaca-eval") == "alpaca-eval"
+
+
+def test_a_score_that_only_knows_the_task_is_rewarded_per_source_but_not_per_task(tmp_path):
+    # one source, two tasks of 20 rows: an easy one (5 strong-needed) and a hard one (15); within
+    # each task the score is constant, so it ranks difficulty only by recognising the task
+    ids = [f"routerdc-7models:arc_easy:{i}" for i in range(20)] + [f"routerdc-7models:gsm8k-train:{i}" for i in range(20)]
+    labels = [1] * 5 + [0] * 15 + [1] * 15 + [0] * 5
+    scores = [0.1] * 20 + [0.9] * 20
+    pl.DataFrame({"id": ids, "source": ["routerdc-7models"] * 40, "label": labels, "score": scores}).write_parquet(tmp_path / "v.parquet")
+    row = validation_table({"task_recogniser": [str(tmp_path / "v.parquet")]}).row(0, named=True)
+    # per source, of the 20 x 20 strong-over-not pairs: 15 x 15 won (hard strong over easy not),
+    # 5 x 5 lost, the 2 x 75 within-task pairs tied (half each): (225 + 75) / 400
+    assert row["mean per-source"] == pytest.approx(0.75)
+    assert row["mean per-task"] == pytest.approx(0.5)  # within a task the constant score knows nothing

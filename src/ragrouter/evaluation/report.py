@@ -262,14 +262,17 @@ def validation_section(files: dict[str, Sequence[str]], names: dict[str, str]) -
     metric every training-time choice is made with, so a reader sees whether a router ranks difficulty
     or recognises the source (pooled >> mean per-source)."""
     table = validation_table(files)
-    sources = [c for c in table.columns if c not in {"router", "seeds", "mean per-source", "pooled"}]
-    shown = table.with_columns(pl.col("router").replace_strict(names, default=pl.col("router"))).select("router", "seeds", "mean per-source", "pooled", *sources)
+    sources = [c for c in table.columns if c not in {"router", "seeds", "mean per-source", "mean per-task", "pooled"}]
+    shown = table.with_columns(pl.col("router").replace_strict(names, default=pl.col("router"))).select("router", "seeds", "mean per-source", "mean per-task", "pooled", *sources)
     return [
         "## Validation: difficulty within each source",
         "",
         "ROC-AUC of strong needed on the corpus' validation rows (routed-pair labels, `results/validation/`),",
         "within each source, their mean over sources with >= 5 rows of each label (the metric every",
-        "choice is made with) and pooled over sources; means over seeds. NaN: a source with one label.",
+        "choice is made with), the same mean over the task datasets inside RouterBench and RouterDC",
+        "(their tasks' strong-needed shares range from 0.06 to 0.49, so telling a source's easy tasks from",
+        "its hard ones scores per source but not per task, nor on a one-task benchmark such as MMLU or",
+        "GSM8K) and pooled over sources; means over seeds. NaN: a source with one label.",
         "",
         *markdown_table(shown),
         "",

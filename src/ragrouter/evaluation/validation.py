@@ -3,6 +3,7 @@ validation split; benchmark prompts never enter here."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -45,6 +46,19 @@ def stratified_auc(labels: np.ndarray, scores: np.ndarray, sources: Sequence[str
 
 
 VALIDATION_METRICS = ("pooled", "per_source")
+# sources whose rows come from several task datasets, named in the corpus id (`routerdc-7models:arc_easy_train:12`)
+MULTI_TASK_SOURCES = ("routerbench-zs", "routerdc-7models")
+
+
+def task_of(row_id: str, source: str) -> str:
+    """The task dataset a corpus row comes from: `<source>/<dataset>` for the multi-task sources
+    (split names and row numbers stripped: `routerbench-zs:arc-challenge.test.100` ->
+    `routerbench-zs/arc-challenge`), the source itself for the others."""
+    if source not in MULTI_TASK_SOURCES:
+        return source
+    part = row_id.split(":")[1] if row_id.count(":") >= 1 else row_id
+    part = re.sub(r"_(train|test)$", "", re.sub(r"[-_ ]?\d+$", "", re.sub(r"\.(test|dev|val|train)\.\d+$", "", part)))
+    return f"{source}/{part}"
 
 
 @dataclass(frozen=True)
@@ -97,14 +111,24 @@ def validation_scores(router, rows: pl.DataFrame, scores: np.ndarray | None = No
 
 def validation_table(files: dict[str, Sequence[str]]) -> pl.DataFrame:
     """Per router (the keys, in order): ROC-AUC within each source, their mean (`stratified_auc`,
-    sources with >= MIN_PER_CLASS rows of each label) and pooled, each the mean over its seeds' files."""
+    sources with >= MIN_PER_CLASS rows of each label), the same mean over tasks (`task_of`: a score
+    that tells a source's easy tasks from its hard ones gains nothing there, as on a one-task
+    benchmark) and pooled, each the mean over its seeds' files."""
     rows = []
     for router, paths in files.items():
         per_seed = []
         for path in paths:
             t = pl.read_parquet(path)
             labels, scores, sources = t["label"].to_numpy(), t["score"].to_numpy(), t["source"].to_list()
-            per_seed.append({**per_source_auc(labels, scores, sources), "mean per-source": stratified_auc(labels, scores, sources), "pooled": roc_auc(labels, scores)})
+            tasks = [task_of(i, s) for i, s in zip(t["id"].to_list(), sources, strict=True)]
+            per_seed.append(
+                {
+                    **per_source_auc(labels, scores, sources),
+                    "mean per-source": stratified_auc(labels, scores, sources),
+                    "mean per-task": stratified_auc(labels, scores, tasks),
+                    "pooled": roc_auc(labels, scores),
+                }
+            )
         keys = list(per_seed[0])
         rows.append({"router": router, "seeds": len(per_seed), **{k: float(np.mean([d[k] for d in per_seed])) for k in keys}})
     return pl.DataFrame(rows)
