@@ -220,10 +220,10 @@ def test_train_cap_is_a_seeded_sample_per_source_that_keeps_validation(data_dir)
     assert C.cap_train_rows(split, battles, None, 0)[0].equals(split)
 
 
-def test_balance_within_source_removes_the_source_signal_from_the_training_labels():
+def test_balance_within_source_or_task_removes_that_signal_from_the_training_labels():
     import numpy as np
 
-    from ragrouter.data.corpus import balance_within_source
+    from ragrouter.data.corpus import balance_within
     from ragrouter.evaluation.validation import roc_auc
 
     rng = np.random.default_rng(0)
@@ -234,10 +234,17 @@ def test_balance_within_source_removes_the_source_signal_from_the_training_label
     corpus = pl.DataFrame({"id": [f"r:{i:04d}" for i in range(n)], "prompt": [f"p{i}" for i in range(n)], "source": source, "label": label, "split": split})
     train = corpus.filter(pl.col("split") == "train")
     assert roc_auc(train["label"].to_numpy(), (train["source"] == "alpaca-eval").to_numpy().astype(float)) > 0.75
-    out = balance_within_source(corpus, seed=0)
+    out = balance_within(corpus, seed=0)
     balanced = out.filter(pl.col("split") == "train")
     assert roc_auc(balanced["label"].to_numpy(), (balanced["source"] == "alpaca-eval").to_numpy().astype(float)) == 0.5
     for s in ("alpaca-eval", "routerbench-zs"):
         assert balanced.filter(pl.col("source") == s)["label"].mean() == 0.5
     assert out.filter(pl.col("split") == "validation").equals(corpus.filter(pl.col("split") == "validation"))
-    assert out.equals(balance_within_source(corpus, seed=0)) and not out.equals(balance_within_source(corpus, seed=1))
+    assert out.equals(balance_within(corpus, seed=0)) and not out.equals(balance_within(corpus, seed=1))
+    # two tasks inside one source, base rates 80 % and 20 %: within_task balances each task
+    tasks = corpus.with_columns(pl.lit("routerdc-7models").alias("source"), pl.Series("id", [f"routerdc-7models:{'gsm8k-train' if s == 'alpaca-eval' else 'arc_easy'}:{i}" for i, s in enumerate(source)]))
+    by_source = balance_within(tasks, seed=0).filter(pl.col("split") == "train")
+    by_task = balance_within(tasks, seed=0, within="task").filter(pl.col("split") == "train")
+    assert abs(by_source.filter(pl.col("id").str.contains("arc_easy"))["label"].mean() - 0.5) > 0.2  # one source: tasks unbalanced
+    for task in ("arc_easy", "gsm8k-train"):
+        assert by_task.filter(pl.col("id").str.contains(task))["label"].mean() == 0.5

@@ -205,7 +205,12 @@ def test_balancing_within_sources_removes_the_source_signal_pooled_balancing_kee
     assert within_auc == pytest.approx(0.5, abs=1e-3)
     for s in ("a", "b"):
         assert within.filter(pl.col("source") == s)["label"].mean() == pytest.approx(0.5, abs=2e-3)
-    with pytest.raises(ValueError, match="not a corpus column"):
+    # the same confound between two task datasets of one source: balanced within each task
+    tasks = df.with_columns(pl.lit("routerdc-7models").alias("source"), pl.Series("id", [f"routerdc-7models:{'arc_easy' if s == 'a' else 'gsm8k-train'}:{i}" for i, s in enumerate(source)]))
+    by_task = dynamic_sample(tasks, ppl, {"original_size": n // 2, "rebalance_within": "task"}, seed=0)
+    for task in ("arc_easy", "gsm8k-train"):
+        assert by_task.filter(pl.col("id").str.contains(task))["label"].mean() == pytest.approx(0.5, abs=2e-3)
+    with pytest.raises(ValueError, match="nor a corpus column"):
         dynamic_sample(df, ppl, {"original_size": n // 2, "rebalance_within": "domain"})
 
 

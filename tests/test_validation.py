@@ -7,7 +7,7 @@ import pytest
 
 import polars as pl
 
-from ragrouter.evaluation.validation import per_source_auc, roc_auc, stratified_auc, task_of, validation_table
+from ragrouter.evaluation.validation import ValidationSet, per_source_auc, roc_auc, stratified_auc, task_of, validation_table
 
 
 def test_stratified_auc_on_a_hand_checked_example():
@@ -72,3 +72,10 @@ def test_a_score_that_only_knows_the_task_is_rewarded_per_source_but_not_per_tas
     # 5 x 5 lost, the 2 x 75 within-task pairs tied (half each): (225 + 75) / 400
     assert row["mean per-source"] == pytest.approx(0.75)
     assert row["mean per-task"] == pytest.approx(0.5)  # within a task the constant score knows nothing
+
+
+def test_validation_set_per_task_metric_stratifies_by_the_ids_task():
+    ids = [f"routerdc-7models:arc_easy:{i}" for i in range(20)] + [f"routerdc-7models:gsm8k-train:{i}" for i in range(20)]
+    rows = pl.DataFrame({"id": ids, "prompt": ids, "source": ["routerdc-7models"] * 40, "label": [1] * 5 + [0] * 15 + [1] * 15 + [0] * 5})
+    val, task_recogniser = ValidationSet.of(rows), np.array([0.1] * 20 + [0.9] * 20)
+    assert val.auc(task_recogniser, "per_source") == pytest.approx(0.75) and val.auc(task_recogniser, "per_task") == pytest.approx(0.5)

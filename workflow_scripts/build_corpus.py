@@ -12,7 +12,7 @@ from ragrouter.common.io import setup_logging, write_csv, write_parquet
 from ragrouter.data.corpus import (
     GRADED_SOURCES,
     assign_split,
-    balance_within_source,
+    balance_within,
     build_corpus,
     cap_train_rows,
     grade_train_rows,
@@ -44,8 +44,8 @@ corpus, battles = assign_split(corpus, validation), assign_split(battles, valida
 if cfg.get("labels", "pair") == "graded":
     corpus = grade_train_rows(corpus, build_corpus(data_root, [s for s in cfg["sources"] if isinstance(s, str) and s in GRADED_SOURCES], "graded")[0])
 corpus, battles = cap_train_rows(corpus, battles, cfg.get("max_train_rows_per_source"), cfg["split_seed"])
-if cfg.get("balance", "none") == "within_source":
-    corpus = balance_within_source(corpus, cfg["split_seed"])
+if cfg.get("balance", "none") != "none":
+    corpus = balance_within(corpus, cfg["split_seed"], cfg["balance"].removeprefix("within_"))
 summary = label_summary(corpus)
 for row in summary.iter_rows(named=True):
     logger.info(f"corpus source {row['source']}: {row['rows']} rows, strong share {row['strong_share']:.3f}, mean weak score {row['mean_weak_score']:.2f}")

@@ -37,7 +37,7 @@ from pydantic import Field
 
 from ragrouter.data.benchmarks import STRONG_MODEL, WEAK_MODEL
 from ragrouter.data.records import EmptyIsNone, FiniteFloat, NonBlank, QuestionId, Record, checked, csv_rows, json_array_rows, jsonl_rows
-from ragrouter.data.sources import DataError
+from ragrouter.data.sources import DataError, task_of
 
 # Several sources spell the routed pair differently; battles and labels use one name per model.
 MODEL_ALIASES = {
@@ -384,20 +384,27 @@ def cap_train_rows(corpus: pl.DataFrame, battles: pl.DataFrame, max_rows: int | 
     return capped, battles.filter(pl.col("prompt").is_in(capped["prompt"].unique().to_list()))
 
 
-def balance_within_source(corpus: pl.DataFrame, seed: int) -> pl.DataFrame:
-    """Train rows with equal label counts inside every source: each source's majority label is
-    downsampled (seeded, uniformly) to its minority count. Validation rows are kept as they are.
+def balance_within(corpus: pl.DataFrame, seed: int, within: str = "source") -> pl.DataFrame:
+    """Train rows with equal label counts inside every source (`within="source"`) or every task
+    (`"task"`, `evaluation.validation.task_of`): each group's majority label is downsampled (seeded,
+    uniformly) to its minority count. Validation rows are kept as they are.
 
     Why: the sources' strong-needed base rates differ (alpaca-eval 73 %, RouterBench 17 %), so on the
     pooled corpus "needs the strong model" also means "looks like alpaca-eval", and every router
-    trained on it learns the source; balanced within sources, the source predicts nothing."""
+    trained on it learns the source; balanced within sources, the source predicts nothing. The tasks
+    inside RouterBench and RouterDC differ as much (ARC-Easy 6 %, GSM8K-train 49 %), and MMLU and
+    GSM8K are one task each: balanced within tasks, the task predicts nothing either."""
+    if within not in ("source", "task"):
+        raise ValueError(f"balance: within must be 'source' or 'task', got {within!r}")
     train, validation = corpus.filter(pl.col("split") == "train"), corpus.filter(pl.col("split") != "train")
+    groups = train["source"] if within == "source" else pl.Series([task_of(i, s) for i, s in zip(train["id"], train["source"], strict=True)])
+    train = train.with_columns(groups.alias("_group"))
     parts = []
-    for source in sorted(train["source"].unique().to_list()):
-        rows = train.filter(pl.col("source") == source)
+    for source in sorted(train["_group"].unique().to_list()):
+        rows = train.filter(pl.col("_group") == source).drop("_group")
         counts = rows["label"].value_counts()
         if counts.height < 2:
-            logger.warning(f"balance: source {source} has one label only in the train split; dropped")
+            logger.warning(f"balance: {within} {source} has one label only in the train split; dropped")
             continue
         n = int(counts["count"].min())
         for label in (0, 1):
@@ -405,7 +412,7 @@ def balance_within_source(corpus: pl.DataFrame, seed: int) -> pl.DataFrame:
             keep = sorted(random.Random(f"{seed}:{source}:{label}").sample(range(group.height), n))
             parts.append(group[keep])
     balanced = pl.concat(parts).sort("id")
-    logger.info(f"balance within source: {train.height} train rows -> {balanced.height} (validation {validation.height} unchanged)")
+    logger.info(f"balance within {within}: {train.height} train rows -> {balanced.height} (validation {validation.height} unchanged)")
     return pl.concat([balanced, validation]).sort("id")
 
 

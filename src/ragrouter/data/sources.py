@@ -10,6 +10,7 @@ allows; either way its checksum must match before anything downstream sees it.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import urllib.request
 from dataclasses import dataclass
@@ -108,3 +109,18 @@ def fetch_dataset(dataset: str, data_dir: Path, out_dir: Path, manifest: Path = 
             verify_file(target, f.sha256, shown_as=source if source.is_file() else f.url)
     logger.info(f"dataset {dataset}: {len(files)} files verified into {out_dir}")
     return [out_dir / Path(f.path).relative_to(dataset) for f in files]
+
+
+# sources whose rows come from several task datasets, named in the corpus id (`routerdc-7models:arc_easy_train:12`)
+MULTI_TASK_SOURCES = ("routerbench-zs", "routerdc-7models")
+
+
+def task_of(row_id: str, source: str) -> str:
+    """The task dataset a corpus row comes from: `<source>/<dataset>` for the multi-task sources
+    (split names and row numbers stripped: `routerbench-zs:arc-challenge.test.100` ->
+    `routerbench-zs/arc-challenge`), the source itself for the others."""
+    if source not in MULTI_TASK_SOURCES:
+        return source
+    part = row_id.split(":")[1] if row_id.count(":") >= 1 else row_id
+    part = re.sub(r"_(train|test)$", "", re.sub(r"[-_ ]?\d+$", "", re.sub(r"\.(test|dev|val|train)\.\d+$", "", part)))
+    return f"{source}/{part}"

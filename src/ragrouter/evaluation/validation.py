@@ -3,13 +3,14 @@ validation split; benchmark prompts never enter here."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 from loguru import logger
+
+from ragrouter.data.sources import task_of
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -45,22 +46,7 @@ def stratified_auc(labels: np.ndarray, scores: np.ndarray, sources: Sequence[str
     return float(np.mean(values)) if values else float("nan")
 
 
-VALIDATION_METRICS = ("pooled", "per_source")
-# sources whose rows come from several task datasets, named in the corpus id (`routerdc-7models:arc_easy_train:12`)
-MULTI_TASK_SOURCES = ("routerbench-zs", "routerdc-7models")
-
-
-def task_of(row_id: str, source: str) -> str:
-    """The task dataset a corpus row comes from: `<source>/<dataset>` for the multi-task sources
-    (split names and row numbers stripped: `routerbench-zs:arc-challenge.test.100` ->
-    `routerbench-zs/arc-challenge`), the source itself for the others."""
-    if source not in MULTI_TASK_SOURCES:
-        return source
-    part = row_id.split(":")[1] if row_id.count(":") >= 1 else row_id
-    part = re.sub(r"_(train|test)$", "", re.sub(r"[-_ ]?\d+$", "", re.sub(r"\.(test|dev|val|train)\.\d+$", "", part)))
-    return f"{source}/{part}"
-
-
+VALIDATION_METRICS = ("pooled", "per_source", "per_task")
 @dataclass(frozen=True)
 class ValidationSet:
     """Validation prompts with their routing labels (1 = strong needed) and sources: what every
@@ -69,22 +55,32 @@ class ValidationSet:
     prompts: list[str]
     labels: np.ndarray
     sources: list[str]
+    tasks: list[str] | None = None  # each row's task (a `task` column, or `task_of` its id); None: unknown
 
     @classmethod
     def of(cls, rows: pl.DataFrame) -> ValidationSet:
         sources = rows["source"].to_list() if "source" in rows.columns else ["all"] * rows.height
-        return cls(rows["prompt"].to_list(), rows["label"].to_numpy().astype(np.int64), sources)
+        tasks = None
+        if "task" in rows.columns:
+            tasks = rows["task"].to_list()
+        elif "id" in rows.columns:
+            tasks = [task_of(i, s) for i, s in zip(rows["id"].to_list(), sources, strict=True)]
+        return cls(rows["prompt"].to_list(), rows["label"].to_numpy().astype(np.int64), sources, tasks)
 
     def __len__(self) -> int:
         return len(self.prompts)
 
     def auc(self, scores: np.ndarray, metric: str = "pooled") -> float:
-        """"pooled": ROC-AUC over all rows; "per_source": the mean of per-source ROC-AUCs, or the
-        pooled one when no source has `MIN_PER_CLASS` rows of each label (tiny validation splits)."""
+        """"pooled": ROC-AUC over all rows; "per_source" / "per_task": the mean of the ROC-AUCs within
+        each source / task (`task_of`), or the pooled one when none has `MIN_PER_CLASS` rows of each
+        label (tiny validation splits)."""
         if metric == "pooled":
             return roc_auc(self.labels, scores)
-        if metric == "per_source":
-            value = stratified_auc(self.labels, scores, self.sources)
+        if metric in ("per_source", "per_task"):
+            if metric == "per_task" and self.tasks is None:
+                raise ValueError("validation metric per_task: the validation rows carry no ids to read the task from")
+            strata = self.tasks if metric == "per_task" else self.sources
+            value = stratified_auc(self.labels, scores, strata)
             return roc_auc(self.labels, scores) if np.isnan(value) else value
         raise ValueError(f"validation metric must be one of {VALIDATION_METRICS}, got {metric!r}")
 

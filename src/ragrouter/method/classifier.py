@@ -40,7 +40,7 @@ import polars as pl
 from loguru import logger
 
 from ragrouter.common.io import atomic_dir, resolve_params, sha1_text
-from ragrouter.evaluation.validation import ValidationSet
+from ragrouter.evaluation.validation import ValidationSet, task_of
 from ragrouter.method.fusion import STRUCTURE_STATISTICS
 from ragrouter.method.knowledge_base import (
     KnowledgeBase,
@@ -319,7 +319,9 @@ def train(
         joined = joined_features(inputs.vectors, inputs.numbers, p["numeric_scaling"])
         frames.append(
             part.select("weak_score", "label", *(["source"] if "source" in part.columns else [])).with_columns(
-                pl.Series("prompt", inputs.texts), pl.Series("features", joined.tolist(), dtype=pl.List(pl.Float32)), pl.lit(split).alias("split")
+                pl.Series("prompt", inputs.texts), pl.Series("features", joined.tolist(), dtype=pl.List(pl.Float32)), pl.lit(split).alias("split"),
+                # what validation_metric per_task stratifies by
+                *([pl.Series("task", [task_of(i, src) for i, src in zip(part["id"], part["source"], strict=True)])] if {"id", "source"} <= set(part.columns) else []),
             )
         )
         if split == "validation" and inputs.numbers.shape[1] and validation.height:

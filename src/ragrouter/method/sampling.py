@@ -34,6 +34,7 @@ import polars as pl
 from loguru import logger
 
 from ragrouter.common.io import resolve_params
+from ragrouter.data.sources import task_of
 
 DEFAULT_SAMPLE_PARAMS: dict[str, Any] = {
     "alpha": 1.5,  # PPL exponent of the base weight
@@ -268,9 +269,11 @@ def dynamic_sample(corpus: pl.DataFrame, ppl: np.ndarray, params: dict[str, Any]
     logger.info(f"sampling: weighted draw: {len(drawn)} rows ({len(np.unique(drawn))} distinct); labels: {_label_counts(labels[drawn])}")
     if p["rebalance"]:
         groups = None
-        if p["rebalance_within"] is not None:
+        if p["rebalance_within"] == "task":  # the task dataset inside a source (`task_of`)
+            groups = np.unique([task_of(i, s) for i, s in zip(train["id"], train["source"], strict=True)], return_inverse=True)[1]
+        elif p["rebalance_within"] is not None:
             if p["rebalance_within"] not in train.columns:
-                raise ValueError(f"dynamic_sample: rebalance_within {p['rebalance_within']!r} is not a corpus column")
+                raise ValueError(f"dynamic_sample: rebalance_within {p['rebalance_within']!r} is neither 'task' nor a corpus column")
             groups = np.unique(train[p["rebalance_within"]].to_numpy().astype(str), return_inverse=True)[1]
         drawn = rebalance(drawn, labels, weights, size, rng, p["replace"], groups)
         logger.info(f"sampling: rebalanced: {len(drawn)} rows ({len(np.unique(drawn))} distinct); labels: {_label_counts(labels[drawn])}")
