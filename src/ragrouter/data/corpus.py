@@ -386,7 +386,7 @@ def cap_train_rows(corpus: pl.DataFrame, battles: pl.DataFrame, max_rows: int | 
 
 def balance_within(corpus: pl.DataFrame, seed: int, within: str = "source") -> pl.DataFrame:
     """Train rows with equal label counts inside every source (`within="source"`) or every task
-    (`"task"`, `evaluation.validation.task_of`): each group's majority label is downsampled (seeded,
+    (`"task"`, `data.sources.task_of`): each group's majority label is downsampled (seeded,
     uniformly) to its minority count. Validation rows are kept as they are.
 
     Why: the sources' strong-needed base rates differ (alpaca-eval 73 %, RouterBench 17 %), so on the
@@ -400,17 +400,17 @@ def balance_within(corpus: pl.DataFrame, seed: int, within: str = "source") -> p
     groups = train["source"] if within == "source" else pl.Series([task_of(i, s) for i, s in zip(train["id"], train["source"], strict=True)])
     train = train.with_columns(groups.alias("_group"))
     parts = []
-    for source in sorted(train["_group"].unique().to_list()):
-        rows = train.filter(pl.col("_group") == source).drop("_group")
+    for group in sorted(train["_group"].unique().to_list()):
+        rows = train.filter(pl.col("_group") == group).drop("_group")
         counts = rows["label"].value_counts()
         if counts.height < 2:
-            logger.warning(f"balance: {within} {source} has one label only in the train split; dropped")
+            logger.warning(f"balance: {within} {group} has one label only in the train split; dropped")
             continue
         n = int(counts["count"].min())
         for label in (0, 1):
-            group = rows.filter(pl.col("label") == label)
-            keep = sorted(random.Random(f"{seed}:{source}:{label}").sample(range(group.height), n))
-            parts.append(group[keep])
+            of_label = rows.filter(pl.col("label") == label)
+            keep = sorted(random.Random(f"{seed}:{group}:{label}").sample(range(of_label.height), n))  # within source: the seed string as before
+            parts.append(of_label[keep])
     balanced = pl.concat(parts).sort("id")
     logger.info(f"balance within {within}: {train.height} train rows -> {balanced.height} (validation {validation.height} unchanged)")
     return pl.concat([balanced, validation]).sort("id")

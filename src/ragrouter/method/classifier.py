@@ -40,7 +40,8 @@ import polars as pl
 from loguru import logger
 
 from ragrouter.common.io import atomic_dir, resolve_params, sha1_text
-from ragrouter.evaluation.validation import ValidationSet, task_of
+from ragrouter.data.sources import task_of
+from ragrouter.evaluation.validation import ValidationSet
 from ragrouter.method.fusion import STRUCTURE_STATISTICS
 from ragrouter.method.knowledge_base import (
     KnowledgeBase,
