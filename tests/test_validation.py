@@ -7,7 +7,8 @@ import pytest
 
 import polars as pl
 
-from ragrouter.evaluation.validation import ValidationSet, per_source_auc, roc_auc, stratified_auc, task_of, validation_table
+from ragrouter.data.sources import task_of
+from ragrouter.evaluation.validation import ValidationSet, per_source_auc, roc_auc, stratified_auc, validation_table
 
 
 def test_stratified_auc_on_a_hand_checked_example():

@@ -37,7 +37,7 @@ from pydantic import Field
 
 from ragrouter.data.benchmarks import STRONG_MODEL, WEAK_MODEL
 from ragrouter.data.records import EmptyIsNone, FiniteFloat, NonBlank, QuestionId, Record, checked, csv_rows, json_array_rows, jsonl_rows
-from ragrouter.data.sources import DataError, task_of
+from ragrouter.data.sources import DataError, tasks_of
 
 # Several sources spell the routed pair differently; battles and labels use one name per model.
 MODEL_ALIASES = {
@@ -397,7 +397,7 @@ def balance_within(corpus: pl.DataFrame, seed: int, within: str = "source") -> p
     if within not in ("source", "task"):
         raise ValueError(f"balance: within must be 'source' or 'task', got {within!r}")
     train, validation = corpus.filter(pl.col("split") == "train"), corpus.filter(pl.col("split") != "train")
-    groups = train["source"] if within == "source" else pl.Series([task_of(i, s) for i, s in zip(train["id"], train["source"], strict=True)])
+    groups = train["source"] if within == "source" else pl.Series(tasks_of(train["id"], train["source"]))
     train = train.with_columns(groups.alias("_group"))
     parts = []
     for group in sorted(train["_group"].unique().to_list()):

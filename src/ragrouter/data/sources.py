@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,3 +125,8 @@ def task_of(row_id: str, source: str) -> str:
     part = row_id.split(":")[1] if row_id.count(":") >= 1 else row_id
     part = re.sub(r"_(train|test)$", "", re.sub(r"[-_ ]?\d+$", "", re.sub(r"\.(test|dev|val|train)\.\d+$", "", part)))
     return f"{source}/{part}"
+
+
+def tasks_of(ids: Iterable[str], sources: Iterable[str]) -> list[str]:
+    """`task_of` each row, from its id and source columns."""
+    return [task_of(i, s) for i, s in zip(ids, sources, strict=True)]

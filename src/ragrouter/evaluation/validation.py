@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 from loguru import logger
 
-from ragrouter.data.sources import task_of
+from ragrouter.data.sources import tasks_of
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -64,7 +64,7 @@ class ValidationSet:
         if "task" in rows.columns:
             tasks = rows["task"].to_list()
         elif "id" in rows.columns:
-            tasks = [task_of(i, s) for i, s in zip(rows["id"].to_list(), sources, strict=True)]
+            tasks = tasks_of(rows["id"], sources)
         return cls(rows["prompt"].to_list(), rows["label"].to_numpy().astype(np.int64), sources, tasks)
 
     def __len__(self) -> int:
@@ -116,7 +116,7 @@ def validation_table(files: dict[str, Sequence[str]]) -> pl.DataFrame:
         for path in paths:
             t = pl.read_parquet(path)
             labels, scores, sources = t["label"].to_numpy(), t["score"].to_numpy(), t["source"].to_list()
-            tasks = [task_of(i, s) for i, s in zip(t["id"].to_list(), sources, strict=True)]
+            tasks = tasks_of(t["id"], sources)
             per_seed.append(
                 {
                     **per_source_auc(labels, scores, sources),

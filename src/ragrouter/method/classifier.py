@@ -40,7 +40,7 @@ import polars as pl
 from loguru import logger
 
 from ragrouter.common.io import atomic_dir, resolve_params, sha1_text
-from ragrouter.data.sources import task_of
+from ragrouter.data.sources import tasks_of
 from ragrouter.evaluation.validation import ValidationSet
 from ragrouter.method.fusion import STRUCTURE_STATISTICS
 from ragrouter.method.knowledge_base import (
@@ -124,6 +124,15 @@ def family_exclusions(kb: KnowledgeBase, queries: pl.DataFrame, family_rows: pl.
     return [sorted(set(o) | set(kb_ids_of_family.get(family(i), []))) for o, i in zip(own, queries["id"].to_list(), strict=True)]
 
 
+def neighbour_vote(kb: KnowledgeBase, ids: np.ndarray) -> np.ndarray:
+    """The retrieved neighbours' mean strong label per query (ids -1: empty slots; 0.5 for a query
+    with none): the vote K is chosen by, and the number the router's score blends in."""
+    labels = np.where(ids >= 0, kb.labels[np.maximum(ids, 0)], np.nan).astype(np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-empty rows: nanmean of nothing
+        return np.nan_to_num(np.nanmean(labels, axis=1), nan=0.5)
+
+
 def neighbour_numbers(kb: KnowledgeBase, ids: np.ndarray, dist: np.ndarray) -> np.ndarray:
     """`NEIGHBOUR_NUMBERS` per query from its retrieved KB ids (-1: an empty slot): the neighbours'
     mean strong label and mean weak score (1-5 as 0-1), the nearest one's label, their mean squared
@@ -134,7 +143,7 @@ def neighbour_numbers(kb: KnowledgeBase, ids: np.ndarray, dist: np.ndarray) -> n
     distance = np.where(found, dist, np.nan).astype(np.float64)
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-empty rows: nanmean of nothing
-        out = np.stack([np.nanmean(labels, 1), np.nanmean(scores, 1), labels[:, 0], np.nanmean(distance, 1)], axis=1)
+        out = np.stack([neighbour_vote(kb, ids), np.nanmean(scores, 1), labels[:, 0], np.nanmean(distance, 1)], axis=1)
     fill = [0.5, 0.5, 0.5, np.nanmax(out[:, 3]) if np.isfinite(out[:, 3]).any() else 0.0]
     return np.where(np.isnan(out), np.asarray(fill)[None, :], out).astype(np.float32)
 
@@ -170,10 +179,9 @@ def query_inputs(
     texts, vote = prompts, None
     if kb is not None:
         ids, dist = kb.search(vectors, params["neighbours"], exclude)
-        from_neighbours = neighbour_numbers(kb, ids, dist)
-        vote = from_neighbours[:, NEIGHBOUR_NUMBERS.index("mean_label")].astype(np.float64)
+        vote = neighbour_vote(kb, ids)
         if "neighbours" in params["numeric_features"]:
-            numbers.append(from_neighbours)
+            numbers.append(neighbour_numbers(kb, ids, dist))
             names += list(NEIGHBOUR_NUMBERS)
         texts = _rag_texts(kb, prompts, ids, dist, params, tokenizer, max_tokens)
     numbers = np.concatenate(numbers, 1) if numbers else np.zeros((len(prompts), 0), dtype=np.float32)
@@ -211,8 +219,7 @@ def choose_neighbours(kb: KnowledgeBase, vectors: np.ndarray, val: ValidationSet
     the classifier reads), chosen before any classifier is trained; ties go to the smaller K."""
 
     ids, _ = kb.search(vectors, max(grid))
-    neighbour_labels = np.where(ids >= 0, kb.labels[np.maximum(ids, 0)], np.nan)
-    aucs = {k: val.auc(np.nan_to_num(np.nanmean(neighbour_labels[:, :k], axis=1), nan=0.5), metric) for k in sorted(grid)}
+    aucs = {k: val.auc(neighbour_vote(kb, ids[:, :k]), metric) for k in sorted(grid)}
     best = max(aucs, key=lambda k: (round(aucs[k], 4), -k))
     logger.info(f"ragrouter: validation ROC-AUC ({metric}) of the K-neighbour label vote {({k: round(v, 4) for k, v in aucs.items()})}; K = {best}")
     return best
@@ -311,28 +318,26 @@ def train(
         max_tokens = resolve_params(bert_classifier.DEFAULTS, classifier_params, "ragrouter classifier")["max_length"]
     if kb is not None and isinstance(p["neighbours"], list):
         p["neighbours"] = choose_neighbours(kb, features(validation["prompt"].to_list()), ValidationSet.of(validation), p["neighbours"], p["validation_metric"])
-    frames, p["numeric_scaling"] = [], None
+    frames, inputs_of, p["numeric_scaling"] = {}, {}, None
     for split, part in (("train", rows), ("validation", validation)):
         exclude = family_exclusions(kb, part, family_rows) if kb is not None else None
-        inputs = query_inputs(kb, part["prompt"].to_list(), features, p, exclude, tokenizer, max_tokens)
+        inputs = inputs_of[split] = query_inputs(kb, part["prompt"].to_list(), features, p, exclude, tokenizer, max_tokens)
         if split == "train" and inputs.numbers.shape[1]:
             p["numeric_scaling"] = numeric_scaling(inputs.numbers)
         joined = joined_features(inputs.vectors, inputs.numbers, p["numeric_scaling"])
-        frames.append(
-            part.select("weak_score", "label", *(["source"] if "source" in part.columns else [])).with_columns(
-                pl.Series("prompt", inputs.texts), pl.Series("features", joined.tolist(), dtype=pl.List(pl.Float32)), pl.lit(split).alias("split"),
-                # what validation_metric per_task stratifies by
-                *([pl.Series("task", [task_of(i, src) for i, src in zip(part["id"], part["source"], strict=True)])] if {"id", "source"} <= set(part.columns) else []),
-            )
+        frames[split] = part.select("weak_score", "label", *(["source"] if "source" in part.columns else [])).with_columns(
+            pl.Series("prompt", inputs.texts), pl.Series("features", joined.tolist(), dtype=pl.List(pl.Float32)), pl.lit(split).alias("split"),
+            # what validation_metric per_task stratifies by
+            *([pl.Series("task", tasks_of(part["id"], part["source"]))] if {"id", "source"} <= set(part.columns) else []),
         )
         if split == "validation" and inputs.numbers.shape[1] and validation.height:
             val = ValidationSet.of(validation)
             logger.info("ragrouter: validation ROC-AUC (per source) of each number alone: " + ", ".join(f"{name} {val.auc(inputs.numbers[:, j], 'per_source'):.3f}" for j, name in enumerate(inputs.names)))
-    val_inputs, val_frame = inputs, frames[1]
-    frame = pl.concat(frames, how="vertical")
+    val_inputs, val_frame = inputs_of["validation"], frames["validation"]
+    frame = pl.concat(frames.values(), how="vertical")
     logger.info(
         f"ragrouter: {rows.height} training and {validation.height} validation prompts, rag={'on' if kb is not None else 'off'}, "
-        f"classifier features {len(frame['features'][0])}-d (query vector + numbers {inputs.names}); "
+        f"classifier features {len(frame['features'][0])}-d (query vector + numbers {inputs_of['train'].names}); "
         f"first training input:\n{frame['prompt'][0]}"
     )
     classifier = bert_classifier.train(frame, {"labels": "weak_score", **classifier_params}, seed, model_dir)

@@ -34,7 +34,7 @@ import polars as pl
 from loguru import logger
 
 from ragrouter.common.io import resolve_params
-from ragrouter.data.sources import task_of
+from ragrouter.data.sources import tasks_of
 
 DEFAULT_SAMPLE_PARAMS: dict[str, Any] = {
     "alpha": 1.5,  # PPL exponent of the base weight
@@ -270,7 +270,7 @@ def dynamic_sample(corpus: pl.DataFrame, ppl: np.ndarray, params: dict[str, Any]
     if p["rebalance"]:
         groups = None
         if p["rebalance_within"] == "task":  # the task dataset inside a source (`task_of`)
-            groups = np.unique([task_of(i, s) for i, s in zip(train["id"], train["source"], strict=True)], return_inverse=True)[1]
+            groups = np.unique(tasks_of(train["id"], train["source"]), return_inverse=True)[1]
         elif p["rebalance_within"] is not None:
             if p["rebalance_within"] not in train.columns:
                 raise ValueError(f"dynamic_sample: rebalance_within {p['rebalance_within']!r} is neither 'task' nor a corpus column")
