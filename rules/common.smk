@@ -137,6 +137,10 @@ def score_inputs(wildcards):
     }
     if uses_embeddings(router_kind(wildcards.router)):
         inputs["embeddings"] = [WORKFLOW.embedding_file(b) for b in config["benchmarks"]]
+    if WORKFLOW.shares_lower_states(wildcards.router):
+        inputs["lower_states"] = expand("resources/lower_states/{router}/{benchmark}", router=wildcards.router, benchmark=config["benchmarks"])
+    if WORKFLOW.int8_checked and router_kind(wildcards.router) == "bert":
+        inputs["validation"] = f"results/validation/{wildcards.router}/seed-{wildcards.seed}.parquet"
     return inputs
 
 

@@ -22,3 +22,25 @@ rule embed_prompts:
         TRAIN_ENV
     script:
         "../workflow_scripts/embed_prompts.py"
+
+
+rule causal_lower_states:
+    input:
+        model=lambda wildcards: f"resources/models/{config['routers'][wildcards.router].get('backbone', 'causal_lm')}",
+        prompts="resources/benchmarks/{benchmark}.parquet",
+    output:
+        directory("resources/lower_states/{router}/{benchmark}"),
+    params:
+        params=lambda wildcards: config["routers"][wildcards.router].get("params", {}),
+    threads: config["job_threads"]
+    log:
+        "logs/causal_lower_states/{router}/{benchmark}.log",
+    benchmark:
+        "logs/benchmarks/causal_lower_states/{router}/{benchmark}.tsv"
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    conda:
+        TRAIN_ENV
+    script:
+        "../workflow_scripts/causal_lower_states.py"

@@ -163,6 +163,7 @@ rule train_ragrouter:
         classifier=ragrouter_setting("classifier", {}).get("params", {}),
         fusion=ragrouter_setting("fusion", {}).get("params", {}),
         processes=training_processes(config.get("ragrouter", {}), "ragrouter"),
+        int8_check=WORKFLOW.int8_checked,
     threads: config["job_threads"]
     log:
         "logs/train_ragrouter/aug-{aug}_sample-{sample}_feat-{feat}_rag-{rag}/seed-{seed}.log",
@@ -184,6 +185,7 @@ rule score_ragrouter:
         checkpoint="resources/routers/ragrouter_aug-{aug}_sample-{sample}_feat-{feat}_rag-{rag}/seed-{seed}",
         benchmarks=expand("resources/benchmarks/{benchmark}.parquet", benchmark=config["benchmarks"]),
         features=expand("resources/ragrouter/features/feat-{{feat}}/{benchmark}.parquet", benchmark=config["benchmarks"]),
+        validation="results/validation/ragrouter_aug-{aug}_sample-{sample}_feat-{feat}_rag-{rag}/seed-{seed}.parquet" if WORKFLOW.int8_checked else [],
     output:
         expand("results/scores/{benchmark}/ragrouter_aug-{{aug}}_sample-{{sample}}_feat-{{feat}}_rag-{{rag}}/seed-{{seed}}.parquet", benchmark=config["benchmarks"]),
     params:

@@ -30,6 +30,7 @@ rule train_router:
         params=lambda wildcards: config["routers"][wildcards.router].get("params", {}),
         embedding=WORKFLOW.embedding_settings,
         processes=lambda wildcards: training_processes(config["routers"][wildcards.router], f"routers.{wildcards.router}"),
+        int8_check=WORKFLOW.int8_checked,
     threads: config["job_threads"]
     log:
         "logs/train_router/{router}/seed-{seed}.log",

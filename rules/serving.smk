@@ -12,11 +12,13 @@ rule serving_check:
         corpus="resources/corpus/corpus.parquet",
         benchmark=f"resources/benchmarks/{SERVING_BENCHMARK}.parquet",
         scores=f"results/scores/{SERVING_BENCHMARK}/{SERVING_ROUTER}.parquet",
+        validation=f"results/validation/{SERVING_ROUTER}.parquet" if WORKFLOW.int8_checked else [],
     output:
         report("results/serving/serving_check.json", caption="../report/serving.rst", category="Report"),
     params:
         router_id=FULL_RAGROUTER,
         benchmark=SERVING_BENCHMARK,
+        inference_backend=config.get("inference_backend", "torch"),
         strong_percent=serving_setting("strong_percent", 50),
         latency_prompts=serving_setting("latency_prompts", 200),
         max_prompts=serving_setting("max_prompts", 1000),

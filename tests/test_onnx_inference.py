@@ -63,3 +63,23 @@ def test_agreement_reports_spearman_and_apgr_of_both_score_sets():
     assert same["spearman"] == pytest.approx(1.0) and same["apgr_diff"] == pytest.approx(0.0) and same["max_abs_diff"] == pytest.approx(0.01)
     flipped = agreement(reference, 1 - reference, benchmark, "mmlu")
     assert flipped["spearman"] == pytest.approx(-1.0) and flipped["apgr_fast"] < flipped["apgr_reference"]
+
+
+def test_checked_int8_scores_a_checkpoint_in_int8_only_where_validation_agrees(tmp_path):
+    from ragrouter.common.onnx_inference import INT8_COLUMN, configured_backend
+
+    rng = np.random.default_rng(0)
+    sources = ["a"] * 100 + ["b"] * 100
+    labels = rng.integers(0, 2, size=200)
+    score = labels * 0.3 + rng.random(200)
+    rows = pl.DataFrame({"id": [f"{s}:{i}" for i, s in enumerate(sources)], "source": sources, "label": labels, "score": score})
+    close = rows.with_columns(pl.Series(INT8_COLUMN, score + rng.normal(scale=1e-4, size=200)))
+    # one in ten rows' int8 score moved: rank agreement ~0.99, under the 0.999 bar
+    moved = rows.with_columns(pl.Series(INT8_COLUMN, np.where(np.arange(200) % 10 == 0, rng.random(200), score)))
+    for name, frame in (("close", close), ("moved", moved), ("none", rows)):
+        frame.write_parquet(tmp_path / f"{name}.parquet")
+    assert configured_backend("onnx_int8_checked", tmp_path / "close.parquet") == "onnx_int8"
+    assert configured_backend("onnx_int8_checked", tmp_path / "moved.parquet") == "onnx"
+    assert configured_backend("onnx", None) == "onnx"
+    with pytest.raises(ValueError, match="none.parquet: no score_onnx_int8 column"):
+        configured_backend("onnx_int8_checked", tmp_path / "none.parquet")

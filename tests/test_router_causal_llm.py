@@ -156,3 +156,38 @@ def test_save_load_round_trip(trained, tmp_path):
     check_checkpoint_settings(path, "causal_llm", TEST_PARAMS)
     with pytest.raises(ValueError, match="system_message: trained with .*, configured 'Be brief.'"):
         check_checkpoint_settings(path, "causal_llm", {**TEST_PARAMS, "system_message": "Be brief."})
+
+
+@pytest.mark.slow
+def test_frozen_input_embeddings_share_lower_states_across_seeds(smollm2_dir, tmp_path):
+    """freeze_input_embeddings: the backbone's layers below train_layers stay as they were, so one
+    rule's lower states serve every seed; scoring from them equals scoring from the tokens."""
+    from transformers import AutoModelForCausalLM
+
+    params = {**TEST_PARAMS, "epochs": 1, "freeze_input_embeddings": True, "train_dtype": "float32", "inference_dtype": "float32"}
+    router = cl.train(planted_corpus(), params, seed=1, model_dir=smollm2_dir)
+    backbone = AutoModelForCausalLM.from_pretrained(smollm2_dir, dtype=torch.float32)
+    n = backbone.get_input_embeddings().weight.shape[0]
+    assert router.frozen_layers == len(backbone.model.layers) - 2
+    assert torch.equal(router.model.get_input_embeddings().weight[:n], backbone.get_input_embeddings().weight)
+    assert torch.equal(router.model.model.layers[0].mlp.up_proj.weight, backbone.model.layers[0].mlp.up_proj.weight)
+    # the output matrix trained on its own copy
+    assert not torch.equal(router.model.get_output_embeddings().weight[:n], backbone.get_input_embeddings().weight)
+    validation = planted_corpus().filter(pl.col("split") == "validation")["prompt"].to_list()
+    np.testing.assert_allclose(router.validation_scores, router.strong_win_rates(validation), atol=1e-6)
+
+    path = tmp_path / "router"
+    router.save(path)
+    loaded = cl.CausalLLMRouter.load(path)
+    prompts = [PROBE_HARD, PROBE_EASY, "word " * 100, "What is the capital of France?"]
+    direct = cl.CausalLLMRouter(
+        loaded.model, loaded.tokenizer, loaded.system_message, loaded.max_query_tokens, loaded.truncation, 3, "float32"
+    ).strong_win_rates(prompts)  # the whole forward from tokens
+    np.testing.assert_allclose(loaded.strong_win_rates(prompts), direct, atol=1e-5)
+    cl.write_lower_states(smollm2_dir, prompts[:3], params, tmp_path / "states", threads=1)
+    loaded.attach_lower_states([tmp_path / "states"])
+    assert loaded.lower_states.get(prompts[0]) is not None and loaded.lower_states.get(prompts[3]) is None
+    np.testing.assert_allclose(loaded.strong_win_rates(prompts), direct, atol=1e-5)  # three from the file, one computed
+    cl.write_lower_states(smollm2_dir, prompts, {**params, "max_query_tokens": 8}, tmp_path / "other", threads=1)
+    with pytest.raises(ValueError, match="rerun rule causal_lower_states"):
+        loaded.attach_lower_states([tmp_path / "other"])

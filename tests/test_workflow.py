@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -150,6 +151,10 @@ def test_tiny_workflow_runs_every_rule(tmp_path, data_dir, smollm2_dir):
     for variant, grid in (("aug-on_sample-on_feat-on_rag-on", [0, 0.5, 1]), ("aug-on_sample-on_feat-on_rag-off", [0])):  # w chosen on validation; none without neighbours
         meta = json.loads((tmp_path / f"resources/routers/ragrouter_{variant}/seed-0/router.json").read_text())
         assert meta["params"]["vote_weight"] in grid, meta["params"]
+    for router in ("bert", "ragrouter_aug-on_sample-on_feat-on_rag-on"):  # onnx_int8_checked: int8 scored on validation, read when scoring
+        assert "score_onnx_int8" in pl.read_parquet(tmp_path / f"results/validation/{router}/seed-0.parquet").columns
+        assert re.search(r"scoring with onnx(_int8)?\n", (tmp_path / f"logs/{'score_router/bert' if router == 'bert' else 'score_ragrouter/' + router.removeprefix('ragrouter_')}/seed-0.log").read_text())
+    assert "read from the lower states of 50 prompts" in (tmp_path / "logs/score_router/causal_llm/seed-0.log").read_text()  # freeze_input_embeddings
     report = (tmp_path / "results/REPORT.md").read_text()
     for table in config["tables"]:  # every table has its figure, and REPORT.md shows it
         assert (tmp_path / f"results/plots/tables/{table}.png").read_bytes()[:4] == b"\x89PNG" and f"(plots/tables/{table}.png)" in report

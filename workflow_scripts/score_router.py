@@ -10,6 +10,7 @@ import torch
 from loguru import logger
 
 from ragrouter.common.io import setup_logging
+from ragrouter.common.onnx_inference import configured_backend
 from ragrouter.method.classifier import FeatureTable
 from ragrouter.routers.base import write_scores
 from ragrouter.routers.registry import attach_embeddings, check_checkpoint_settings, load_checkpoint
@@ -20,7 +21,9 @@ inputs = snakemake.input  # noqa: F821
 check_checkpoint_settings(inputs.checkpoint, snakemake.params.kind, snakemake.params.params)  # noqa: F821
 router = load_checkpoint(inputs.checkpoint)
 if hasattr(router, "use_backend"):  # the fine-tuned sequence classifiers: torch, or an ONNX Runtime path
-    router.use_backend(snakemake.params.inference_backend, snakemake.threads)  # noqa: F821
+    router.use_backend(configured_backend(snakemake.params.inference_backend, inputs.get("validation")), snakemake.threads)  # noqa: F821
+if "lower_states" in inputs.keys():  # a causal LLM with frozen lower layers: their states, computed once for all seeds
+    router.attach_lower_states(inputs.lower_states)
 if "embeddings" in inputs.keys():
     attach_embeddings(router, inputs.embeddings)
 if "features" in inputs.keys():  # RAGRouter: the benchmarks' query vectors for retrieval

@@ -12,6 +12,7 @@ import torch
 from loguru import logger
 
 from ragrouter.common.io import setup_logging, write_json
+from ragrouter.common.onnx_inference import configured_backend
 from ragrouter.data.benchmarks import spread_every
 from ragrouter.routers.base import check_score_file
 from ragrouter.serving import route as serve
@@ -20,6 +21,7 @@ setup_logging(snakemake.log[0])  # noqa: F821
 torch.set_num_threads(snakemake.threads)  # noqa: F821
 inputs, params = snakemake.input, snakemake.params  # noqa: F821
 router = serve.load_router(inputs.router, inputs.encoder, inputs.get("fusion"))
+router.use_backend(configured_backend(params.inference_backend, inputs.get("validation")), snakemake.threads)  # the workflow's own path  # noqa: F821
 calibration = serve.calibration_prompts(inputs.corpus)
 calibration_scores, calibration_rate, _ = serve.timed_scores(router, calibration)
 threshold = serve.calibrate_threshold(calibration_scores, params.strong_percent)
@@ -36,6 +38,7 @@ result = {
     "router": params.router_id,
     "benchmark": params.benchmark,
     "threads": torch.get_num_threads(),
+    "inference_backend": router.classifier.fast.backend if router.classifier.fast is not None else "torch",
     "calibration_prompts": len(calibration),
     "strong_percent_target": params.strong_percent,
     "threshold": threshold,

@@ -27,5 +27,6 @@ job = RAGRouterJob(
     model_dir=inputs.model,
     checkpoint=snakemake.output.checkpoint,  # noqa: F821
     validation=snakemake.output.validation,  # noqa: F821
+    int8_check=snakemake.params.int8_check,  # noqa: F821
 )
 train(job, params.processes)

@@ -22,6 +22,7 @@ job = TrainJob(
     model_dir=inputs.model,
     checkpoint=output.checkpoint,
     validation=output.validation,
+    int8_check=snakemake.params.int8_check,  # noqa: F821
     embeddings=inputs.embeddings if "embeddings" in inputs.keys() else None,
     embedding=snakemake.params.embedding,  # noqa: F821
 )

@@ -2,7 +2,9 @@
 the model, with its feature head, exported to ONNX and run by ONNX Runtime, optionally with its
 weights quantised to int8 (dynamic, per-channel scales). The torch float32 path stays the reference;
 `evaluation.metrics.agreement` says how far a fast path's scores are from it, and a workflow uses
-a fast path only where its config names it (`inference_backend`).
+a fast path only where its config names it (`inference_backend`). `onnx_int8_checked` decides per
+checkpoint: int8 where it agrees with float32 on the checkpoint's validation rows (`int8_agreement`,
+recorded in its validation file by the training job), the float32 ONNX path elsewhere.
 """
 
 from __future__ import annotations
@@ -12,10 +14,14 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import torch
 from loguru import logger
 
+from ragrouter.evaluation.metrics import FAST_PATH_BAR, INT8_COLUMN, int8_agreement
+
 BACKENDS = ("torch", "onnx", "onnx_int8")
+CHECKED_INT8 = "onnx_int8_checked"  # `inference_backend` value: onnx_int8 where `int8_agreement` passes, else onnx
 
 
 class _Logits(torch.nn.Module):
@@ -70,3 +76,22 @@ class OnnxClassifier:
         if self.with_features:
             feed["features"] = features.astype(np.float32)
         return self.session.run(["logits"], feed)[0]
+
+
+def checked_backend(validation_file: str | Path) -> str:
+    """The backend `onnx_int8_checked` scores a checkpoint with, from its validation file."""
+    validation = pl.read_parquet(validation_file)
+    if INT8_COLUMN not in validation.columns:
+        raise ValueError(f"{validation_file}: no {INT8_COLUMN} column; retrain with inference_backend {CHECKED_INT8} to check int8 on validation")
+    result = int8_agreement(validation)
+    backend = "onnx_int8" if result["passes"] else "onnx"
+    logger.info(
+        f"{validation_file}: int8 vs float32 on {validation.height} validation rows: Spearman {result['spearman']:.5f}, "
+        f"mean per-source ROC-AUC {result['auc_diff']:+.4f} (bar {FAST_PATH_BAR['spearman']}, {FAST_PATH_BAR['apgr_diff']}): scoring with {backend}"
+    )
+    return backend
+
+
+def configured_backend(configured: str, validation_file: str | Path | None) -> str:
+    """The backend a checkpoint scores with under `inference_backend: configured`."""
+    return checked_backend(validation_file) if configured == CHECKED_INT8 else configured

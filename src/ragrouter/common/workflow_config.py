@@ -29,6 +29,17 @@ class WorkflowConfig:
         if self.embeddings_from_fusion and fusion_encoder != "encoder":
             raise ValueError("config: embedding.from_fusion needs a ragrouter section whose fusion encodes with the `encoder` model (models.encoder)")
 
+    @property
+    def int8_checked(self) -> bool:
+        """`inference_backend: onnx_int8_checked`: training jobs score validation in int8 too, and
+        scoring jobs read that to choose the checkpoint's path."""
+        return self.config.get("inference_backend") == "onnx_int8_checked"
+
+    def shares_lower_states(self, router_id: str) -> bool:
+        """A causal-LLM router whose frozen lower layers run once per benchmark for all seeds."""
+        settings = self.config["routers"].get(router_id, {})
+        return settings.get("kind", router_id) == "causal_llm" and bool(settings.get("params", {}).get("freeze_input_embeddings"))
+
     def embedding_file(self, prompt_set: str) -> str:
         """The sentence embeddings of a prompt set (`corpus`: corpus and battles; or a benchmark) that
         the embedding routers read: the fusion encoder's feat=off states, or rule embed_prompts' file."""

@@ -21,6 +21,7 @@ import polars as pl
 from loguru import logger
 
 from ragrouter.data.benchmarks import BENCHMARKS, STRONG_MODEL, WEAK_MODEL
+from ragrouter.evaluation.validation import ValidationSet
 
 
 @dataclass(frozen=True)
@@ -319,6 +320,22 @@ def results_table(benchmark_path: str, name: str, paths: Sequence[str], rows: Se
         logger.info(f"{row['router']}: CPT(50%) {row['CPT(50%)']}, CPT(80%) {row['CPT(80%)']}, APGR {row['APGR']}")
     write_csv(table, out_path)
     return table
+
+
+# issue 13: below this a fast path is not the default (APGR on benchmarks; on validation rows, the
+# mean per-source ROC-AUC stands in for APGR, since choices never read benchmark labels)
+FAST_PATH_BAR = {"spearman": 0.999, "apgr_diff": 0.005}
+INT8_COLUMN = "score_onnx_int8"  # a validation file's int8 scores (inference_backend onnx_int8_checked)
+def int8_agreement(validation: pl.DataFrame) -> dict[str, float | bool]:
+    """int8 against float32 on a validation file (`score`, `INT8_COLUMN`): Spearman, the change of
+    the mean per-source ROC-AUC, and whether both meet `FAST_PATH_BAR`."""
+    from scipy.stats import spearmanr
+
+    reference, fast = validation["score"].to_numpy(), validation[INT8_COLUMN].to_numpy()
+    rows = ValidationSet.of(validation)
+    spearman = float(spearmanr(reference, fast).statistic)
+    auc_diff = rows.auc(fast, "per_source") - rows.auc(reference, "per_source")
+    return {"spearman": spearman, "auc_diff": auc_diff, "passes": spearman >= FAST_PATH_BAR["spearman"] and abs(auc_diff) <= FAST_PATH_BAR["apgr_diff"]}
 
 
 def agreement(reference: np.ndarray, fast: np.ndarray, benchmark: pl.DataFrame, name: str) -> dict[str, float]:

@@ -20,7 +20,7 @@ from loguru import logger
 from ragrouter.data.benchmarks import BENCHMARKS
 from ragrouter.evaluation.diagnostics import score_diagnostics
 from ragrouter.evaluation.metrics import CONTROL_ROUTERS as CONTROLS
-from ragrouter.evaluation.metrics import RANDOM_ROUTER, evaluate_router, load_scores
+from ragrouter.evaluation.metrics import FAST_PATH_BAR, RANDOM_ROUTER, evaluate_router, load_scores
 from ragrouter.evaluation.validation import validation_table
 from ragrouter.method.variants import FULL
 
@@ -300,7 +300,6 @@ def serving_section(serving_json: str) -> list[str]:
     ]
 
 
-FAST_PATH_BAR = {"spearman": 0.999, "apgr_diff": 0.005}  # issue 13: below this a fast path is not the default
 
 
 def fast_path_passes(rows: list[dict]) -> dict[str, bool]:

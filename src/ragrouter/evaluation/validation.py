@@ -65,10 +65,11 @@ class ValidationSet:
             tasks = rows["task"].to_list()
         elif "id" in rows.columns:
             tasks = tasks_of(rows["id"], sources)
-        return cls(rows["prompt"].to_list(), rows["label"].to_numpy().astype(np.int64), sources, tasks)
+        prompts = rows["prompt"].to_list() if "prompt" in rows.columns else []  # a validation score file has none
+        return cls(prompts, rows["label"].to_numpy().astype(np.int64), sources, tasks)
 
     def __len__(self) -> int:
-        return len(self.prompts)
+        return len(self.labels)
 
     def auc(self, scores: np.ndarray, metric: str = "pooled") -> float:
         """"pooled": ROC-AUC over all rows; "per_source" / "per_task": the mean of the ROC-AUCs within

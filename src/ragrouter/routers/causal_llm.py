@@ -36,6 +36,9 @@ validation ROC-AUC 0.749 (1,033 rows); scoring the 15,416 evaluation prompts too
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
+from contextlib import contextmanager
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -44,9 +47,10 @@ import numpy as np
 import polars as pl
 import torch
 from loguru import logger
+from tqdm import tqdm
 
 from ragrouter.common import finetuning as tu
-from ragrouter.common.io import atomic_dir, resolve_params
+from ragrouter.common.io import atomic_dir, resolve_params, sha1_text
 from ragrouter.common.seeding import seed_everything
 from ragrouter.common.truncation import check_truncation, truncate_ids
 from ragrouter.evaluation.validation import ValidationSet
@@ -91,6 +95,10 @@ DEFAULTS: dict[str, Any] = {
     "gradient_checkpointing": False,  # recompute activations in backward: less memory, ~30% slower
     "lora": None,  # LoRA adapters through peft (see bert_classifier.DEFAULTS), merged into the checkpoint
     "train_layers": 8,  # top k of the 30 decoder layers are trained (None: all; ~4x slower steps)
+    # With train_layers: also freeze the input embeddings (the output matrix becomes an untied
+    # trainable copy), so the frozen lower layers' token states depend on the backbone alone and are
+    # computed once per prompt set for every seed (`LowerStates`, rule causal_lower_states)
+    "freeze_input_embeddings": False,
     "train_dtype": "auto",  # autocast dtype for training (fp32 master weights); auto: tu.concrete_dtype
     "inference_dtype": "auto",  # dtype of the returned router's weights
     "eval_batch_size": 16,  # 16 scored faster than 32 on 2 cores
@@ -174,12 +182,10 @@ def _prefix_kv(model, prefix: list[int], detach_inputs: bool) -> list[tuple[torc
 
 def _last_hidden(model, kv, seqs: list[list[int]], pad_id: int, detach_inputs: bool = False) -> torch.Tensor:
     """Final hidden state at each sequence's last token, the shared prefix cache `kv` in front."""
-    from transformers import DynamicCache
-
     dev = tu.device_of(model)
     ids, mask, last = (t.to(dev) for t in tu.pad_batch(seqs, pad_id))
     n = ids.shape[0]
-    cache = DynamicCache(ddp_cache_data=[(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in kv])
+    cache = _prefix_cache(kv, n)
     prefix_len = kv[0][0].shape[-2]
     mask = torch.cat([torch.ones((n, prefix_len), dtype=mask.dtype, device=dev), mask], dim=1)
     embeds = model.get_input_embeddings()(ids)
@@ -187,6 +193,61 @@ def _last_hidden(model, kv, seqs: list[list[int]], pad_id: int, detach_inputs: b
         inputs_embeds=embeds.detach() if detach_inputs else embeds, attention_mask=mask, past_key_values=cache, use_cache=True
     )
     return out.last_hidden_state[torch.arange(n, device=dev), last]
+
+
+@contextmanager
+def _only_layers(model, start: int, stop: int | None, final_norm: bool):
+    """Let the base model's own forward run decoder layers [start:stop] only (their cache slots keep
+    their layer index), with or without its final norm: how a forward is split at the frozen layers."""
+    base = _base(model)
+    layers, norm = base.layers, base.norm
+    base.layers = torch.nn.ModuleList(list(layers)[start:stop])
+    if not final_norm:
+        base.norm = torch.nn.Identity()
+    try:
+        yield
+    finally:
+        base.layers, base.norm = layers, norm
+
+
+@torch.inference_mode()
+def _lower_states(model, kv, seqs: list[list[int]], pad_id: int, split: int, batch_size: int) -> list[torch.Tensor]:
+    """Each sequence's token states after decoder layer `split` (no final norm), the prefix cache in front."""
+    out: list[torch.Tensor] = [torch.empty(0)] * len(seqs)
+    dev = tu.device_of(model)
+    for idx in tu.sorted_batches([len(s) for s in seqs], batch_size):
+        ids, mask, _ = (t.to(dev) for t in tu.pad_batch([seqs[i] for i in idx], pad_id))
+        n, prefix_len = ids.shape[0], kv[0][0].shape[-2]
+        cache = _prefix_cache(kv[:split], n)
+        mask = torch.cat([torch.ones((n, prefix_len), dtype=mask.dtype, device=dev), mask], dim=1)
+        with _only_layers(model, 0, split, final_norm=False):
+            hidden = _base(model)(inputs_embeds=model.get_input_embeddings()(ids), attention_mask=mask, past_key_values=cache, use_cache=True).last_hidden_state
+        for row, i in enumerate(idx):
+            out[i] = hidden[row, : len(seqs[i])].float().cpu()
+    return out
+
+
+def _last_hidden_from_states(model, kv, states: list[torch.Tensor], split: int) -> torch.Tensor:
+    """`_last_hidden` continued from `_lower_states`: only the decoder layers above `split` run."""
+    dev = tu.device_of(model)
+    n, width = len(states), max(len(x) for x in states)
+    dtype = next(model.parameters()).dtype
+    embeds = torch.zeros((n, width, states[0].shape[-1]), dtype=dtype, device=dev)
+    mask = torch.zeros((n, kv[0][0].shape[-2] + width), dtype=torch.long, device=dev)
+    mask[:, : kv[0][0].shape[-2]] = 1
+    for i, x in enumerate(states):
+        embeds[i, : len(x)] = x.to(device=dev, dtype=dtype)
+        mask[i, kv[0][0].shape[-2] : kv[0][0].shape[-2] + len(x)] = 1
+    with _only_layers(model, split, None, final_norm=True):
+        out = _base(model)(inputs_embeds=embeds, attention_mask=mask, past_key_values=_prefix_cache(kv, n), use_cache=True)
+    last = torch.as_tensor([len(x) - 1 for x in states], device=dev)
+    return out.last_hidden_state[torch.arange(n, device=dev), last]
+
+
+def _prefix_cache(kv, n: int):
+    from transformers import DynamicCache
+
+    return DynamicCache(ddp_cache_data=[(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in kv])
 
 
 def _label_logits(model, hidden: torch.Tensor, label_ids: list[int]) -> torch.Tensor:
@@ -200,19 +261,88 @@ def _label_logits(model, hidden: torch.Tensor, label_ids: list[int]) -> torch.Te
 
 
 @torch.inference_mode()
-def _score_seqs(model, kv, seqs, pad_id, label_ids, batch_size, dtype) -> torch.Tensor:
+def _score_seqs(model, kv, seqs, pad_id, label_ids, batch_size, dtype, states: list[torch.Tensor] | None = None, split: int = 0) -> torch.Tensor:
+    """Label logits of token sequences, or of their `_lower_states` (`states`, cut at `split`)."""
     out = torch.empty((len(seqs), len(label_ids)), dtype=torch.float32)
     with tu.autocast(dtype, tu.device_of(model)):
         for idx in tu.sorted_batches([len(s) for s in seqs], batch_size):
-            hidden = _last_hidden(model, kv, [seqs[i] for i in idx], pad_id)
+            if states is None:
+                hidden = _last_hidden(model, kv, [seqs[i] for i in idx], pad_id)
+            else:
+                hidden = _last_hidden_from_states(model, kv, [states[i] for i in idx], split)
             out[torch.as_tensor(idx)] = _label_logits(model, hidden, label_ids).cpu()
     return out
+
+
+def frozen_fingerprint(model, prefix: list[int], suffix: list[int], split: int, max_query_tokens: int, truncation: str) -> str:
+    """sha1 of everything the states below layer `split` depend on: input embeddings, the lower
+    layers' weights, the prompt's fixed parts and the query budget."""
+    digest = hashlib.sha1(json.dumps([prefix, suffix, split, max_query_tokens, truncation]).encode())
+    for tensor in [model.get_input_embeddings().weight, *(t for layer in _base(model).layers[:split] for t in layer.state_dict().values())]:
+        digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+class LowerStates:
+    """Token states below the trained layers of a `freeze_input_embeddings` causal router, one
+    folder per prompt set (states.npy, index.parquet: prompt_sha1, start, length; meta.json with the
+    `frozen_fingerprint`), looked up by prompt sha1; written by `write_lower_states`."""
+
+    def __init__(self, folders: Sequence[str | Path]) -> None:
+        self.rows: dict[str, tuple[np.ndarray, int, int]] = {}
+        self.fingerprints = set()
+        for folder in map(Path, folders):
+            meta = json.loads((folder / "meta.json").read_text())
+            self.fingerprints.add(meta["fingerprint"])
+            states = np.load(folder / "states.npy", mmap_mode="r")
+            index = pl.read_parquet(folder / "index.parquet")
+            for key, start, length in index.iter_rows():
+                self.rows[key] = (states, start, length)
+        self.folders = [str(f) for f in folders]
+
+    def get(self, prompt: str) -> torch.Tensor | None:
+        hit = self.rows.get(sha1_text(prompt))
+        return None if hit is None else torch.from_numpy(np.array(hit[0][hit[1] : hit[1] + hit[2]]))
+
+
+def write_lower_states(model_dir: str | Path, prompts: Sequence[str], params: dict, out_dir: str | Path, threads: int | None = None) -> None:
+    """The frozen lower layers' token states of `prompts` under `params` (a causal_llm router's
+    config params), for every seed's router to continue from (`LowerStates`)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    p = resolve_params(DEFAULTS, params, KIND)
+    if not p["freeze_input_embeddings"] or p["train_layers"] is None:
+        raise ValueError(f"{KIND}: lower states need freeze_input_embeddings and train_layers in the router's params")
+    tu.set_threads(threads)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    add_label_tokens(tokenizer, model)
+    system_message = p["system_message"] if p["system_message"] is not None else SYSTEM_MESSAGE
+    prefix, suffix = prompt_parts(tokenizer, system_message)
+    split = len(_base(model).layers) - p["train_layers"]
+    unique = list(dict.fromkeys(prompts))
+    seqs = encode_queries(tokenizer, unique, p["max_query_tokens"], p["truncation"], suffix)
+    with torch.inference_mode():
+        kv = _prefix_kv(model, prefix, detach_inputs=False)
+    clock = tu.Stopwatch()
+    states = []
+    for start in tqdm(range(0, len(seqs), 512), desc="lower states", unit="chunk"):
+        states += _lower_states(model, kv, seqs[start : start + 512], tokenizer.pad_token_id, split, p["eval_batch_size"])
+    lengths = np.asarray([len(x) for x in states], dtype=np.int64)
+    with atomic_dir(out_dir) as tmp:
+        np.save(tmp / "states.npy", torch.cat(states).numpy() if states else np.zeros((0, model.config.hidden_size), dtype=np.float32))
+        pl.DataFrame({"prompt_sha1": [sha1_text(x) for x in unique], "start": np.cumsum(lengths) - lengths, "length": lengths}).write_parquet(tmp / "index.parquet")
+        meta = {"fingerprint": frozen_fingerprint(model, prefix, suffix, split, p["max_query_tokens"], p["truncation"]), "split": split, "prompts": len(unique)}
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    logger.info(f"{KIND}: token states below layer {split} of {len(unique)} prompts ({int(lengths.sum())} tokens) in {clock():.1f} s -> {out_dir}")
 
 
 class CausalLLMRouter(Router):
     """A causal LM fine-tuned to emit the weak model's rating token; score = P(rating <= 3)."""
 
-    def __init__(self, model, tokenizer, system_message: str, max_query_tokens: int, truncation: str, batch_size: int = 32, dtype: str = "bfloat16"):
+    def __init__(
+        self, model, tokenizer, system_message: str, max_query_tokens: int, truncation: str, batch_size: int = 32, dtype: str = "bfloat16", frozen_layers: int = 0
+    ):
         self.tokenizer = tokenizer
         self.label_ids = add_label_tokens(tokenizer, model)
         self.model = tu.cast_parameters(model.eval(), tu.dtype_of(dtype, KIND))
@@ -222,7 +352,18 @@ class CausalLLMRouter(Router):
         self.batch_size = int(batch_size)
         self.dtype = dtype
         self.prefix, self.suffix = prompt_parts(tokenizer, system_message)
+        self.frozen_layers = int(frozen_layers)  # decoder layers (and input embeddings) left as the backbone's
+        self.lower_states: LowerStates | None = None
         self._kv = None
+
+    def attach_lower_states(self, folders: Sequence[str | Path]) -> None:
+        """Continue from precomputed `LowerStates` (rule causal_lower_states) where a prompt has them."""
+        states = LowerStates(folders)
+        own = frozen_fingerprint(self.model, self.prefix, self.suffix, self.frozen_layers, self.max_query_tokens, self.truncation) if self.frozen_layers else None
+        if states.fingerprints - {own}:
+            raise ValueError(f"{KIND}: lower states {states.folders} were computed from another backbone or prompt settings than this router's frozen layers; rerun rule causal_lower_states")
+        self.lower_states = states
+        logger.info(f"{KIND}: layers 1-{self.frozen_layers} read from the lower states of {len(states.rows)} prompts ({', '.join(states.folders)})")
 
     def __getstate__(self):  # the prefix cache is rebuilt on demand
         return {**self.__dict__, "_kv": None}
@@ -233,7 +374,13 @@ class CausalLLMRouter(Router):
             with torch.inference_mode():
                 self._kv = _prefix_kv(self.model, self.prefix, detach_inputs=False)
         seqs = encode_queries(self.tokenizer, prompts, self.max_query_tokens, self.truncation, self.suffix)
-        return _score_seqs(self.model, self._kv, seqs, self.tokenizer.pad_token_id, self.label_ids, self.batch_size, torch.float32)
+        if not self.frozen_layers:
+            return _score_seqs(self.model, self._kv, seqs, self.tokenizer.pad_token_id, self.label_ids, self.batch_size, torch.float32)
+        states = [None if self.lower_states is None else self.lower_states.get(p) for p in prompts]
+        missing = [i for i, x in enumerate(states) if x is None]
+        for i, x in zip(missing, _lower_states(self.model, self._kv, [seqs[i] for i in missing], self.tokenizer.pad_token_id, self.frozen_layers, self.batch_size), strict=True):
+            states[i] = x
+        return _score_seqs(self.model, self._kv, seqs, self.tokenizer.pad_token_id, self.label_ids, self.batch_size, torch.float32, states, self.frozen_layers)
 
     def strong_win_rates(self, prompts: Sequence[str]) -> np.ndarray:
         prompts = list(prompts)
@@ -255,6 +402,7 @@ class CausalLLMRouter(Router):
                     "truncation": self.truncation,
                     "batch_size": self.batch_size,
                     "dtype": self.dtype,
+                    "frozen_layers": self.frozen_layers,
                     "label_tokens": LABEL_TOKENS,
                 },
             )
@@ -269,7 +417,7 @@ class CausalLLMRouter(Router):
         model = AutoModelForCausalLM.from_pretrained(path, dtype=tu.dtype_of(meta["dtype"], KIND)).to(tu.default_device())
         tokenizer = AutoTokenizer.from_pretrained(path)
         return CausalLLMRouter(
-            model, tokenizer, meta["system_message"], meta["max_query_tokens"], meta["truncation"], meta["batch_size"], meta["dtype"]
+            model, tokenizer, meta["system_message"], meta["max_query_tokens"], meta["truncation"], meta["batch_size"], meta["dtype"], meta.get("frozen_layers", 0)
         )
 
 
@@ -295,17 +443,28 @@ def _freeze_lower_layers(model, train_layers: int | None) -> bool:
     return True
 
 
+def _untie_output_embeddings(model) -> None:
+    """Give the output matrix its own trainable copy, so the input embeddings can stay frozen."""
+    head = model.get_output_embeddings()
+    head.weight = torch.nn.Parameter(head.weight.detach().clone())
+    model.config.tie_word_embeddings = False
+
+
 class _RatingLogits(torch.nn.Module):
     """What `finetuning.fine_tune` steps: training-row indices -> next-token logits where the
     rating token goes, the shared prompt prefix recomputed each step (its weights are trained)."""
 
-    def __init__(self, model, prefix: list[int], seqs: list[list[int]], pad_id: int, detach_inputs: bool) -> None:
+    def __init__(self, model, prefix: list[int], seqs: list[list[int]], pad_id: int, detach_inputs: bool, states: list[torch.Tensor] | None, split: int) -> None:
         super().__init__()
         self.model, self.prefix, self.seqs, self.pad_id, self.detach_inputs = model, prefix, seqs, pad_id, detach_inputs
+        self.states, self.split = states, split
 
     def forward(self, rows: np.ndarray) -> torch.Tensor:
         kv = _prefix_kv(self.model, self.prefix, detach_inputs=self.detach_inputs)
-        hidden = _last_hidden(self.model, kv, [self.seqs[i] for i in rows], self.pad_id, detach_inputs=self.detach_inputs)
+        if self.states is not None:
+            hidden = _last_hidden_from_states(self.model, kv, [self.states[i] for i in rows], self.split)
+        else:
+            hidden = _last_hidden(self.model, kv, [self.seqs[i] for i in rows], self.pad_id, detach_inputs=self.detach_inputs)
         return self.model.get_output_embeddings()(hidden)
 
 
@@ -339,6 +498,13 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Caus
         raise ValueError(f"{KIND}: lora.bits (QLoRA) is supported by the sequence-classification routers (bert, RAGRouter's classifier), not here")
     lora = tu.apply_lora(model, lora_settings, None)  # the label tokens' rows start as the digits' and stay frozen
     frozen = _freeze_lower_layers(model, p["train_layers"])
+    split = 0
+    if p["freeze_input_embeddings"]:
+        if not frozen or lora is not None or p["inference_dtype"] != "float32":
+            raise ValueError(f"{KIND}: freeze_input_embeddings needs train_layers below the model's depth, no lora and inference_dtype float32 (the lower states' dtype)")
+        split = len(_base(model).layers) - p["train_layers"]
+        _untie_output_embeddings(model)
+        model.get_input_embeddings().requires_grad_(False)
     if p["gradient_checkpointing"]:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     n_train = sum(x.numel() for x in model.parameters() if x.requires_grad)
@@ -353,6 +519,12 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Caus
     val_seqs = encode_queries(tokenizer, val_rows["prompt"].to_list(), p["max_query_tokens"], p["truncation"], suffix)
     val = ValidationSet.of(val_rows)
     val_scores = val_rows["weak_score"].to_numpy()
+    train_states = val_states = None
+    if split:  # the frozen part runs once, not once per step and epoch
+        with torch.inference_mode():
+            kv = _prefix_kv(model, prefix, detach_inputs=False)
+        train_states, val_states = (_lower_states(model, kv, seqs, pad_id, split, p["eval_batch_size"]) for seqs in (train_seqs, val_seqs))
+        del kv
     logger.info(
         f"{KIND}: weak_score counts 1..5 train {np.bincount(train_rows['weak_score'].to_numpy(), minlength=6)[1:].tolist()}; "
         f"mean tokens per prompt after the prefix {np.mean([len(s) for s in train_seqs]):.1f} "
@@ -369,7 +541,7 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Caus
         scoring = tu.Stopwatch()
         with torch.inference_mode():
             kv = _prefix_kv(scorer, prefix, detach_inputs=False)
-        logits5 = _score_seqs(scorer, kv, val_seqs, pad_id, label_ids, p["eval_batch_size"], torch.float32)
+        logits5 = _score_seqs(scorer, kv, val_seqs, pad_id, label_ids, p["eval_batch_size"], torch.float32, val_states, split)
         del scorer, kv
         val_loss = float(torch.nn.functional.cross_entropy(logits5, torch.as_tensor(val_scores - 1)).item())
         scores_of_epoch[epoch] = strong_win_rate_from_label_logits(logits5)
@@ -380,18 +552,29 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Caus
         )
         return val_auc, val_loss
 
-    forward = _RatingLogits(model, prefix, train_seqs, pad_id, detach_inputs=frozen or lora is not None)
+    forward = _RatingLogits(model, prefix, train_seqs, pad_id, frozen or lora is not None, train_states, split)
     kept = tu.fine_tune(KIND, forward, train_targets, [len(s) for s in train_seqs], evaluate, p, seed, train_dtype)
     if p["gradient_checkpointing"]:
         model.gradient_checkpointing_disable()
     if lora is not None:
         model = lora.merge_and_unload()
     model.requires_grad_(False)
-    router = CausalLLMRouter(model, tokenizer, system_message, p["max_query_tokens"], p["truncation"], p["eval_batch_size"], p["inference_dtype"])
+    router = CausalLLMRouter(model, tokenizer, system_message, p["max_query_tokens"], p["truncation"], p["eval_batch_size"], p["inference_dtype"], split)
     # the kept epoch's scores of every validation row came from these weights in this dtype (merged LoRA weights differ)
     if lora is None and val_rows.height == corpus.filter(pl.col("split") == "validation").height:
         router.validation_scores = scores_of_epoch.get(kept["epoch"])
     return router
 
 
-__all__ = ["DEFAULTS", "LABEL_TOKENS", "SYSTEM_MESSAGE", "CausalLLMRouter", "label_token", "load", "strong_win_rate_from_label_logits", "train"]
+__all__ = [
+    "DEFAULTS",
+    "LABEL_TOKENS",
+    "SYSTEM_MESSAGE",
+    "CausalLLMRouter",
+    "LowerStates",
+    "label_token",
+    "load",
+    "strong_win_rate_from_label_logits",
+    "train",
+    "write_lower_states",
+]

@@ -41,6 +41,7 @@ class TrainJob:
     validation: str
     embeddings: str | None = None  # cached sentence embeddings (kinds that read them)
     embedding: dict[str, Any] = dataclasses.field(default_factory=dict)  # their encoder settings
+    int8_check: bool = False  # also score the validation rows through onnx_int8 (inference_backend onnx_int8_checked)
 
     def run(self) -> None:
         """Train; the main process saves the checkpoint and the validation scores."""
@@ -49,7 +50,7 @@ class TrainJob:
         encoder = make_encoder(self.model_dir, [self.embeddings], self.embedding) if self.embeddings else None
         corpus = pl.read_parquet(self.corpus)
         router = train_router(self.kind, corpus, pl.read_parquet(self.battles), self.params, self.seed, self.model_dir, encoder)
-        _save(router, corpus, self.checkpoint, self.validation)
+        _save(router, corpus, self.checkpoint, self.validation, self.int8_check)
 
 
 @dataclasses.dataclass
@@ -69,6 +70,7 @@ class RAGRouterJob:
     model_dir: str
     checkpoint: str
     validation: str
+    int8_check: bool = False  # as TrainJob's
 
     def run(self) -> None:
         from ragrouter.common.seeding import seed_everything
@@ -85,19 +87,28 @@ class RAGRouterJob:
         features = classifier.FeatureTable([self.features])
         router = classifier.train(rows, validation, kb, features, family_rows, self.rag, self.classifier, self.seed, self.model_dir)
         router.feature_settings = feature_settings(self.fusion, fused=self.fused)
-        _save(router, validation, self.checkpoint, self.validation)
+        _save(router, validation, self.checkpoint, self.validation, self.int8_check)
 
 
-def _save(router, corpus: pl.DataFrame, checkpoint: str, validation: str) -> None:
+def _save(router, corpus: pl.DataFrame, checkpoint: str, validation: str, int8_check: bool) -> None:
     from accelerate import PartialState
 
     from ragrouter.common.io import write_parquet
+    from ragrouter.common.onnx_inference import INT8_COLUMN, int8_agreement
     from ragrouter.evaluation.validation import validation_scores
     from ragrouter.routers.registry import save_checkpoint
 
     if PartialState().is_main_process:
         save_checkpoint(router, checkpoint)
-        write_parquet(validation_scores(router, corpus, router.validation_scores), validation)
+        frame = validation_scores(router, corpus, router.validation_scores)
+        if int8_check and hasattr(router, "use_backend") and frame.height:
+            import torch
+
+            router.use_backend("onnx_int8", torch.get_num_threads())
+            prompts = corpus.filter(pl.col("split") == "validation")["prompt"].to_list() if "split" in corpus.columns else corpus["prompt"].to_list()
+            frame = frame.with_columns(pl.Series(INT8_COLUMN, router.strong_win_rates(prompts)))
+            logger.info(f"int8 on the validation rows: {int8_agreement(frame)}")
+        write_parquet(frame, validation)
 
 
 JOBS = {cls.__name__: cls for cls in (TrainJob, RAGRouterJob)}

@@ -69,6 +69,7 @@ def route_command(args: argparse.Namespace) -> None:
                 else read_prompts(args.calibration)[: args.calibration_limit]
             )
         router = serve.load_router(args.router, args.encoder, args.fusion, args.max_length)
+        router.use_backend(args.backend, args.threads)
     except ValueError as err:
         raise SystemExit(f"ragrouter route: {err}") from err
     threshold = args.threshold
@@ -114,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--strong-model", default="gpt-4-1106-preview")
     r.add_argument("--weak-model", default="mistralai/Mixtral-8x7B-Instruct-v0.1")
     r.add_argument("--threads", type=int, default=max(1, torch.get_num_threads()))
+    r.add_argument(
+        "--backend", default="torch", choices=["torch", "onnx", "onnx_int8"],
+        help="the classifier's inference path; the workflow's score files name theirs in logs/score_ragrouter/ (onnx_int8_checked picks per checkpoint)",
+    )
     r.add_argument("--verbose", action="store_true")
     r.set_defaults(func=route_command)
     sv = sub.add_parser("serve", help="RouteLLM's OpenAI-compatible server, routing with this RAGRouter (model router-ragrouter-<threshold>)")
