@@ -9,6 +9,7 @@ import pytest
 from ragrouter.evaluation.report import (
     FULL,
     bootstrap,
+    checked_int8_lines,
     claim_rows,
     job_times,
     rule_times,
@@ -142,3 +143,20 @@ def test_rebuild_names_the_committed_file_it_misses(tmp_path, monkeypatch, data_
     with pytest.raises(DataError, match=r"results/scores/mmlu/random/seed-0\.parquet is missing"):
         rebuild(config, tmp_path / "out")
     assert not (tmp_path / "out/results/REPORT.md").exists()
+
+
+def test_checked_int8_lines_name_the_path_each_checkpoint_scored_with(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, size=200)
+    score = labels * 0.3 + rng.random(200)
+    base = pl.DataFrame({"id": [f"s:{i}" for i in range(200)], "source": ["s"] * 200, "label": labels, "score": score})
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    base.with_columns(pl.Series("score_onnx_int8", score + 1e-5)).write_parquet(tmp_path / "a/seed-0.parquet")
+    base.with_columns(pl.Series("score_onnx_int8", rng.random(200))).write_parquet(tmp_path / "b/seed-0.parquet")
+    base.write_parquet(tmp_path / "b/seed-1.parquet")  # trained without the check: no row
+    lines = checked_int8_lines({"a": [str(tmp_path / "a/seed-0.parquet")], "b": [str(tmp_path / f"b/seed-{s}.parquet") for s in (0, 1)]}, {"a": "Router A"})
+    rows = [line for line in lines if line.startswith("| Router A") or line.startswith("| b")]
+    assert len(rows) == 2
+    assert "1.00000" in rows[0] and rows[0].rstrip(" |").endswith("onnx_int8")
+    assert rows[1].rstrip(" |").endswith("onnx") and "seed-0" in rows[1]

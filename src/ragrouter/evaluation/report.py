@@ -20,7 +20,7 @@ from loguru import logger
 from ragrouter.data.benchmarks import BENCHMARKS
 from ragrouter.evaluation.diagnostics import score_diagnostics
 from ragrouter.evaluation.metrics import CONTROL_ROUTERS as CONTROLS
-from ragrouter.evaluation.metrics import FAST_PATH_BAR, RANDOM_ROUTER, evaluate_router, load_scores
+from ragrouter.evaluation.metrics import FAST_PATH_BAR, INT8_COLUMN, RANDOM_ROUTER, evaluate_router, int8_agreement, load_scores
 from ragrouter.evaluation.validation import validation_table
 from ragrouter.method.variants import FULL
 
@@ -287,7 +287,7 @@ def serving_section(serving_json: str) -> list[str]:
         "## Serving check (rule `serving_check`, `ragrouter route`)",
         "",
         f"`{result['router']}` loaded from its checkpoint routes {prompts} from raw",
-        f"text (live features, retrieval, classifier) at {result['prompts_per_s']:.1f} prompts/s on {result['threads']} CPU threads",
+        f"text (live features, retrieval, classifier{' through ' + result['inference_backend'] if 'inference_backend' in result else ''}) at {result['prompts_per_s']:.1f} prompts/s on {result['threads']} CPU threads",
         f"(goal: >= 100; {100 * result['features_time_share']:.0f}% of the time computes the query vectors). Threshold {result['threshold']:.4f}, calibrated for {result['strong_percent_target']:g}% strong calls on",
         f"{result['calibration_prompts']:,} validation prompts of the corpus, sends {result['benchmark_strong_percent']:.1f}% of the benchmark to",
         f"the strong model. Largest difference from the workflow's score file: {result['max_abs_diff_vs_workflow_scores']:.2e}.",
@@ -308,7 +308,29 @@ def fast_path_passes(rows: list[dict]) -> dict[str, bool]:
     return {b: all(r["spearman"] >= FAST_PATH_BAR["spearman"] and abs(r["apgr_diff"]) <= FAST_PATH_BAR["apgr_diff"] for r in rows if r["backend"] == b) for b in backends}
 
 
-def agreement_section(agreement_json: str, configured: str) -> list[str]:
+def checked_int8_lines(validation: dict[str, Sequence[str]], names: dict[str, str]) -> list[str]:
+    """`inference_backend: onnx_int8_checked`: each checkpoint's int8 check on its validation rows
+    (the training job wrote both score columns) and the path its score files came from."""
+    rows = []
+    for router, files in validation.items():
+        for path in files:
+            frame = pl.read_parquet(path)
+            if INT8_COLUMN in frame.columns:
+                result = int8_agreement(frame)
+                rows.append((names.get(router, router), Path(path).stem, f"{result['spearman']:.5f}", f"{result['auc_diff']:+.4f}", "onnx_int8" if result["passes"] else "onnx"))
+    if not rows:
+        return []
+    table = pl.DataFrame(rows, schema=["router", "seed", "Spearman", "Δ mean per-source ROC-AUC", "scored with"], orient="row")
+    return [
+        "Per checkpoint (`onnx_int8_checked`), int8 against float32 on its validation rows, and the path its score files came from",
+        f"(int8 where Spearman >= {FAST_PATH_BAR['spearman']} and the mean per-source ROC-AUC moves by <= {FAST_PATH_BAR['apgr_diff']}):",
+        "",
+        *markdown_table(table),
+        "",
+    ]
+
+
+def agreement_section(agreement_json: str, configured: str, validation: dict[str, Sequence[str]] | None = None, names: dict[str, str] | None = None) -> list[str]:
     result = json.loads(Path(agreement_json).read_text())
     passes = fast_path_passes(result["rows"])
     table = pl.DataFrame(
@@ -335,6 +357,7 @@ def agreement_section(agreement_json: str, configured: str) -> list[str]:
         "",
         *markdown_table(table),
         "",
+        *(checked_int8_lines(validation, names or {}) if configured == "onnx_int8_checked" and validation else []),
     ]
 
 
@@ -471,10 +494,10 @@ def report_from_files(
 ) -> str:
     """REPORT.md's text from the run's files, as rule make_report and `ragrouter report` build it."""
     context = data_and_models_section(corpus_summary, stage_summary_csv, models, subsample, labels)
-    validation = {r: [f for f in validation_paths if Path(f).parent.name == r] for r in names}
-    context += validation_section({r: files for r, files in validation.items() if files}, names)
+    validation = {r: files for r in names if (files := [f for f in validation_paths if Path(f).parent.name == r])}
+    context += validation_section(validation, names)
     if serving is not None:
         context += serving_section(serving)
     if agreement is not None:
-        context += agreement_section(agreement, inference_backend)
+        context += agreement_section(agreement, inference_backend, validation, names)
     return build_report(tables, table_paths, benchmark_paths, list(score_paths), benchmark_dir, context=context, job_names=job_names)

@@ -25,7 +25,11 @@ CPU adaptations (documented in `DEFAULTS` and logged by `train`):
   mask keeps the trailing pads invisible, so this equals left padding without position shifts);
 - bfloat16 autocast for training (fp32 master weights) and bfloat16 weights for scoring;
 - optionally only the top `train_layers` decoder layers (plus the final norm and the tied
-  embedding / output matrix) are trained; the lower layers are frozen;
+  embedding / output matrix) are trained; the lower layers are frozen; with
+  `freeze_input_embeddings` the output matrix trains as an untied copy and the input embeddings
+  stay frozen, so the lower layers' token states are the backbone's for every seed: computed once
+  per prompt set (`write_lower_states`, rule causal_lower_states) and continued from by each
+  checkpoint (`attach_lower_states`);
 - the new label rows start as copies of the digit tokens "1".."5" (see `add_label_tokens`).
 
 Reference run (defaults, seed 0, 2 threads): 8,000 train examples, one epoch, training 785 s,
@@ -38,8 +42,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from contextlib import contextmanager
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -231,13 +235,13 @@ def _last_hidden_from_states(model, kv, states: list[torch.Tensor], split: int) 
     """`_last_hidden` continued from `_lower_states`: only the decoder layers above `split` run."""
     dev = tu.device_of(model)
     n, width = len(states), max(len(x) for x in states)
-    dtype = next(model.parameters()).dtype
+    dtype, prefix_len = next(model.parameters()).dtype, kv[0][0].shape[-2]
     embeds = torch.zeros((n, width, states[0].shape[-1]), dtype=dtype, device=dev)
-    mask = torch.zeros((n, kv[0][0].shape[-2] + width), dtype=torch.long, device=dev)
-    mask[:, : kv[0][0].shape[-2]] = 1
+    mask = torch.zeros((n, prefix_len + width), dtype=torch.long, device=dev)
+    mask[:, :prefix_len] = 1
     for i, x in enumerate(states):
         embeds[i, : len(x)] = x.to(device=dev, dtype=dtype)
-        mask[i, kv[0][0].shape[-2] : kv[0][0].shape[-2] + len(x)] = 1
+        mask[i, prefix_len : prefix_len + len(x)] = 1
     with _only_layers(model, split, None, final_norm=True):
         out = _base(model)(inputs_embeds=embeds, attention_mask=mask, past_key_values=_prefix_cache(kv, n), use_cache=True)
     last = torch.as_tensor([len(x) - 1 for x in states], device=dev)
