@@ -160,3 +160,20 @@ def test_checked_int8_lines_name_the_path_each_checkpoint_scored_with(tmp_path):
     assert len(rows) == 2
     assert "1.00000" in rows[0] and rows[0].rstrip(" |").endswith("onnx_int8")
     assert rows[1].rstrip(" |").endswith("onnx") and "seed-0" in rows[1]
+
+
+def test_log_span_reads_the_first_and_last_timestamp_of_the_rule_logs(tmp_path):
+    from ragrouter.evaluation.report import log_span
+
+    files = {
+        "train_router/bert/seed-0.log": "2026-12-05 06:17:40 | INFO | start\nprogress bar 50%\n2026-12-05 06:20:00 | INFO | done\n",
+        "score_router/bert/seed-0.log": "2026-12-05 07:58:01 | INFO | scored\n",
+        "make_report/make_report.log": "2026-12-05 09:00:00 | INFO | still writing\n",  # left out
+        "experiments/x.log": "2026-12-01 00:00:00 | INFO | older\n",  # left out
+        "train_router/old/seed-0.log": "2026-11-30 00:00:00 | INFO | another run's router\n",  # not a job name
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert log_span(tmp_path, {"bert", "seed-0"}) == ("2026-12-05 06:17:40", "2026-12-05 07:58:01")
+    assert log_span(tmp_path / "train_router" / "bert") is None  # no rule folders below it

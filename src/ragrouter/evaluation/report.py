@@ -9,7 +9,9 @@ files and the serving check; writes `results/REPORT.md`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
@@ -169,6 +171,23 @@ def job_times(benchmark_dir: str | Path, job_names: set[str] | None = None) -> p
         seconds = float(path.read_text().strip().splitlines()[-1].split("\t")[0])
         rows.append({"rule": rule, "seed": seed, "seconds": seconds})
     return pl.DataFrame(rows, schema={"rule": pl.String, "seed": pl.Int64, "seconds": pl.Float64})
+
+
+LOG_TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)")
+
+
+def log_span(log_dir: str | Path, job_names: set[str] | None = None) -> tuple[str, str] | None:
+    """First and last timestamp of the per-rule logs (`logs/<rule>/...log`, `job_times`' filter):
+    the run's wall-clock span. make_report's own log is left out: it is still being written when the
+    report is made, and the rebuilt report must read the same span."""
+    stamps = []
+    for path in sorted(Path(log_dir).rglob("*.log")):
+        rule, *parts = path.relative_to(log_dir).with_suffix("").parts
+        if rule in ("benchmarks", "experiments", "runs", "make_report") or not parts or (job_names is not None and any(p not in job_names and p != rule for p in parts)):
+            continue
+        found = [m.group(1) for line in path.read_text(errors="replace").splitlines() if (m := LOG_TIMESTAMP.match(line))]
+        stamps += found[:1] + found[-1:]
+    return (min(stamps), max(stamps)) if stamps else None
 
 
 def rule_times(jobs: pl.DataFrame) -> pl.DataFrame:
@@ -461,9 +480,14 @@ def build_report(
     ]
     jobs = job_times(benchmark_dir, job_names)
     times = rule_times(jobs)
+    span = log_span(Path(benchmark_dir).parent, job_names)
+    if span is not None:
+        minutes = (datetime.fromisoformat(span[1]) - datetime.fromisoformat(span[0])).total_seconds() / 60
+        wall = [f"Wall clock from the first to the last line of the per-rule logs (`logs/<rule>/`): {minutes:.1f} minutes ({span[0]} to {span[1]} UTC).", ""]
     out += [
         "## Wall time of the run (from `logs/benchmarks/`)",
         "",
+        *(wall if span is not None else []),
         *time_summary(jobs),
         "",
         "| rule | jobs | minutes |",
