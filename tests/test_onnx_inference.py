@@ -44,6 +44,23 @@ def test_onnx_float32_scores_equal_torch_and_int8_stays_close(trained, head):
     assert not np.array_equal(int8, reference) and np.allclose(int8, reference, atol=0.05)  # quantised, and close
 
 
+def test_int8_score_of_a_prompt_does_not_depend_on_its_batch(trained):
+    """Dynamic quantisation scales activations per call: int8 scores prompts one at a time, so the
+    workflow's batched score file and a prompt served alone get the same number."""
+    router = trained[True]
+    features = np.random.default_rng(2).normal(size=(len(PROBES), 6)).astype(np.float32)
+    router.use_backend("onnx_int8", threads=1)
+    try:
+        together = router.strong_win_rates(PROBES, features)
+        alone = np.concatenate([router.strong_win_rates([p], features[i : i + 1]) for i, p in enumerate(PROBES)])
+        router.fast.per_prompt = False  # padded batches, as before: the batch moves the scores
+        batched = router.strong_win_rates(PROBES, features)
+    finally:
+        router.use_backend("torch")
+    assert np.array_equal(together, alone)
+    assert not np.array_equal(batched, alone)
+
+
 def test_fast_path_refuses_what_it_cannot_run(trained):
     router = trained[False]
     with pytest.raises(ValueError, match="inference_backend must be one of"):

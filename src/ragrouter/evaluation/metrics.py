@@ -326,6 +326,13 @@ def results_table(benchmark_path: str, name: str, paths: Sequence[str], rows: Se
 # mean per-source ROC-AUC stands in for APGR, since choices never read benchmark labels)
 FAST_PATH_BAR = {"spearman": 0.999, "apgr_diff": 0.005}
 INT8_COLUMN = "score_onnx_int8"  # a validation file's int8 scores (inference_backend onnx_int8_checked)
+
+
+def meets_fast_path_bar(spearman: float, difference: float) -> bool:
+    """Spearman with the float32 scores and the metric's difference from them (APGR, or validation ROC-AUC) within `FAST_PATH_BAR`."""
+    return spearman >= FAST_PATH_BAR["spearman"] and abs(difference) <= FAST_PATH_BAR["apgr_diff"]
+
+
 def int8_agreement(validation: pl.DataFrame) -> dict[str, float | bool]:
     """int8 against float32 on a validation file (`score`, `INT8_COLUMN`): Spearman, the change of
     the mean per-source ROC-AUC, and whether both meet `FAST_PATH_BAR`."""
@@ -335,7 +342,7 @@ def int8_agreement(validation: pl.DataFrame) -> dict[str, float | bool]:
     rows = ValidationSet.of(validation)
     spearman = float(spearmanr(reference, fast).statistic)
     auc_diff = rows.auc(fast, "per_source") - rows.auc(reference, "per_source")
-    return {"spearman": spearman, "auc_diff": auc_diff, "passes": spearman >= FAST_PATH_BAR["spearman"] and abs(auc_diff) <= FAST_PATH_BAR["apgr_diff"]}
+    return {"spearman": spearman, "auc_diff": auc_diff, "passes": meets_fast_path_bar(spearman, auc_diff)}
 
 
 def agreement(reference: np.ndarray, fast: np.ndarray, benchmark: pl.DataFrame, name: str) -> dict[str, float]:

@@ -22,7 +22,7 @@ from loguru import logger
 from ragrouter.data.benchmarks import BENCHMARKS
 from ragrouter.evaluation.diagnostics import score_diagnostics
 from ragrouter.evaluation.metrics import CONTROL_ROUTERS as CONTROLS
-from ragrouter.evaluation.metrics import FAST_PATH_BAR, INT8_COLUMN, RANDOM_ROUTER, evaluate_router, int8_agreement, load_scores
+from ragrouter.evaluation.metrics import FAST_PATH_BAR, INT8_COLUMN, RANDOM_ROUTER, evaluate_router, int8_agreement, load_scores, meets_fast_path_bar
 from ragrouter.evaluation.validation import validation_table
 from ragrouter.method.variants import FULL
 
@@ -324,7 +324,7 @@ def serving_section(serving_json: str) -> list[str]:
 def fast_path_passes(rows: list[dict]) -> dict[str, bool]:
     """Per backend: on every benchmark, Spearman >= 0.999 with the float32 scores and |ΔAPGR| <= 0.005."""
     backends = dict.fromkeys(r["backend"] for r in rows)
-    return {b: all(r["spearman"] >= FAST_PATH_BAR["spearman"] and abs(r["apgr_diff"]) <= FAST_PATH_BAR["apgr_diff"] for r in rows if r["backend"] == b) for b in backends}
+    return {b: all(meets_fast_path_bar(r["spearman"], r["apgr_diff"]) for r in rows if r["backend"] == b) for b in backends}
 
 
 def checked_int8_lines(validation: dict[str, Sequence[str]], names: dict[str, str]) -> list[str]:

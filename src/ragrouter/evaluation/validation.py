@@ -91,12 +91,17 @@ class ValidationSet:
         return f"pooled ROC-AUC {self.auc(scores):.4f}, mean per-source {self.auc(scores, 'per_source'):.4f} ({per})"
 
 
+def validation_rows(corpus: pl.DataFrame) -> pl.DataFrame:
+    """The corpus' validation split (every row of a file without a `split` column)."""
+    return corpus.filter(pl.col("split") == "validation") if "split" in corpus.columns else corpus
+
+
 def validation_scores(router, rows: pl.DataFrame, scores: np.ndarray | None = None) -> pl.DataFrame:
     """A trained router's scores on the corpus' validation rows (id, source, label, score): the
     file the report's per-source validation table reads, one per router and seed. The training
     log gets its summary: the final router's validation, after any epoch or grid choice.
     `scores`: the rows' scores where training already computed them with the final router."""
-    rows = rows.filter(pl.col("split") == "validation") if "split" in rows.columns else rows
+    rows = validation_rows(rows)
     if scores is None:
         scores = router.strong_win_rates(rows["prompt"].to_list()) if rows.height else np.zeros(0)
     elif len(scores) != rows.height:

@@ -215,7 +215,8 @@ class BertClassifierRouter(Router):
         out = torch.empty((len(seqs), len(LABEL_SCHEMES[self.labels][1])), dtype=torch.float32)
         _, _, pad = _special_ids(self.tokenizer)
         dev = tu.device_of(self.model)
-        for idx in tu.sorted_batches([len(s) for s in seqs], self.batch_size):
+        batch_size = 1 if self.fast is not None and self.fast.per_prompt else self.batch_size
+        for idx in tu.sorted_batches([len(s) for s in seqs], batch_size):
             ids, mask, _ = tu.pad_batch([seqs[i] for i in idx], pad)
             batch_feats = feats[torch.as_tensor(idx)].to(dev) if feats is not None else None
             if self.fast is not None:

@@ -184,17 +184,19 @@ def _prefix_kv(model, prefix: list[int], detach_inputs: bool) -> list[tuple[torc
     return [(layer.keys, layer.values) for layer in out.past_key_values.layers]
 
 
+def _behind_prefix(mask: torch.Tensor, kv) -> torch.Tensor:
+    """The attention mask of a batch with the cached prefix's positions in front."""
+    return torch.cat([torch.ones((mask.shape[0], kv[0][0].shape[-2]), dtype=mask.dtype, device=mask.device), mask], dim=1)
+
+
 def _last_hidden(model, kv, seqs: list[list[int]], pad_id: int, detach_inputs: bool = False) -> torch.Tensor:
     """Final hidden state at each sequence's last token, the shared prefix cache `kv` in front."""
     dev = tu.device_of(model)
     ids, mask, last = (t.to(dev) for t in tu.pad_batch(seqs, pad_id))
     n = ids.shape[0]
-    cache = _prefix_cache(kv, n)
-    prefix_len = kv[0][0].shape[-2]
-    mask = torch.cat([torch.ones((n, prefix_len), dtype=mask.dtype, device=dev), mask], dim=1)
     embeds = model.get_input_embeddings()(ids)
     out = _base(model)(
-        inputs_embeds=embeds.detach() if detach_inputs else embeds, attention_mask=mask, past_key_values=cache, use_cache=True
+        inputs_embeds=embeds.detach() if detach_inputs else embeds, attention_mask=_behind_prefix(mask, kv), past_key_values=_prefix_cache(kv, n), use_cache=True
     )
     return out.last_hidden_state[torch.arange(n, device=dev), last]
 
@@ -221,11 +223,9 @@ def _lower_states(model, kv, seqs: list[list[int]], pad_id: int, split: int, bat
     dev = tu.device_of(model)
     for idx in tu.sorted_batches([len(s) for s in seqs], batch_size):
         ids, mask, _ = (t.to(dev) for t in tu.pad_batch([seqs[i] for i in idx], pad_id))
-        n, prefix_len = ids.shape[0], kv[0][0].shape[-2]
-        cache = _prefix_cache(kv[:split], n)
-        mask = torch.cat([torch.ones((n, prefix_len), dtype=mask.dtype, device=dev), mask], dim=1)
+        cache = _prefix_cache(kv[:split], ids.shape[0])
         with _only_layers(model, 0, split, final_norm=False):
-            hidden = _base(model)(inputs_embeds=model.get_input_embeddings()(ids), attention_mask=mask, past_key_values=cache, use_cache=True).last_hidden_state
+            hidden = _base(model)(inputs_embeds=model.get_input_embeddings()(ids), attention_mask=_behind_prefix(mask, kv), past_key_values=cache, use_cache=True).last_hidden_state
         for row, i in enumerate(idx):
             out[i] = hidden[row, : len(seqs[i])].float().cpu()
     return out
@@ -235,15 +235,14 @@ def _last_hidden_from_states(model, kv, states: list[torch.Tensor], split: int) 
     """`_last_hidden` continued from `_lower_states`: only the decoder layers above `split` run."""
     dev = tu.device_of(model)
     n, width = len(states), max(len(x) for x in states)
-    dtype, prefix_len = next(model.parameters()).dtype, kv[0][0].shape[-2]
+    dtype = next(model.parameters()).dtype
     embeds = torch.zeros((n, width, states[0].shape[-1]), dtype=dtype, device=dev)
-    mask = torch.zeros((n, prefix_len + width), dtype=torch.long, device=dev)
-    mask[:, :prefix_len] = 1
+    mask = torch.zeros((n, width), dtype=torch.long, device=dev)
     for i, x in enumerate(states):
         embeds[i, : len(x)] = x.to(device=dev, dtype=dtype)
-        mask[i, prefix_len : prefix_len + len(x)] = 1
+        mask[i, : len(x)] = 1
     with _only_layers(model, split, None, final_norm=True):
-        out = _base(model)(inputs_embeds=embeds, attention_mask=mask, past_key_values=_prefix_cache(kv, n), use_cache=True)
+        out = _base(model)(inputs_embeds=embeds, attention_mask=_behind_prefix(mask, kv), past_key_values=_prefix_cache(kv, n), use_cache=True)
     last = torch.as_tensor([len(x) - 1 for x in states], device=dev)
     return out.last_hidden_state[torch.arange(n, device=dev), last]
 

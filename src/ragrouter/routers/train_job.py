@@ -95,7 +95,7 @@ def _save(router, corpus: pl.DataFrame, checkpoint: str, validation: str, int8_c
 
     from ragrouter.common.io import write_parquet
     from ragrouter.common.onnx_inference import INT8_COLUMN, int8_agreement
-    from ragrouter.evaluation.validation import validation_scores
+    from ragrouter.evaluation.validation import validation_rows, validation_scores
     from ragrouter.routers.registry import save_checkpoint
 
     if PartialState().is_main_process:
@@ -105,8 +105,7 @@ def _save(router, corpus: pl.DataFrame, checkpoint: str, validation: str, int8_c
             import torch
 
             router.use_backend("onnx_int8", torch.get_num_threads())
-            prompts = corpus.filter(pl.col("split") == "validation")["prompt"].to_list() if "split" in corpus.columns else corpus["prompt"].to_list()
-            frame = frame.with_columns(pl.Series(INT8_COLUMN, router.strong_win_rates(prompts)))
+            frame = frame.with_columns(pl.Series(INT8_COLUMN, router.strong_win_rates(validation_rows(corpus)["prompt"].to_list())))
             logger.info(f"int8 on the validation rows: {int8_agreement(frame)}")
         write_parquet(frame, validation)
 

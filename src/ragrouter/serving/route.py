@@ -22,6 +22,7 @@ import polars as pl
 import torch
 from loguru import logger
 
+from ragrouter.evaluation.validation import validation_rows
 from ragrouter.method import classifier
 from ragrouter.method.classifier import RAGRouter
 from ragrouter.method.fusion import (
@@ -100,9 +101,7 @@ def calibration_prompts(corpus_path: str | Path, limit: int | None = None, seed:
     table = pl.read_parquet(corpus_path)
     if "prompt" not in table.columns:
         raise ValueError(f"{corpus_path}: no `prompt` column; columns are {table.columns}")
-    if "split" in table.columns:
-        table = table.filter(pl.col("split") == "validation")
-    prompts = table["prompt"].unique(maintain_order=True)
+    prompts = validation_rows(table)["prompt"].unique(maintain_order=True)
     if limit is not None and len(prompts) > limit:
         prompts = prompts.sample(limit, seed=seed)
     return prompts.to_list()
