@@ -158,15 +158,23 @@ def claim_rows(table: pl.DataFrame, boot: dict[str, np.ndarray], target: str, ot
     return claims
 
 
+def job_files(folder: str | Path, pattern: str, job_names: set[str] | None = None) -> list[tuple[str, Path]]:
+    """(rule, path) of the files `<folder>/<rule>/.../<name>` matching `pattern`; with `job_names`,
+    only those whose path below the rule folder is made of those names (or the rule's own)."""
+    files = []
+    for path in sorted(Path(folder).rglob(pattern)):
+        rule, *parts = path.relative_to(folder).with_suffix("").parts
+        if job_names is None or all(p in job_names or p == rule for p in parts):
+            files.append((rule, path))
+    return files
+
+
 def job_times(benchmark_dir: str | Path, job_names: set[str] | None = None) -> pl.DataFrame:
     """Wall seconds of every job from its `benchmark:` file (the last line), with its rule and, for the
     per-seed jobs (`.../seed-<k>.tsv`: training and scoring), the training seed. With `job_names`, only
     files whose path below the rule folder is made of those names (or the rule's own) count."""
     rows = []
-    for path in sorted(Path(benchmark_dir).rglob("*.tsv")):
-        rule, *parts = path.relative_to(benchmark_dir).with_suffix("").parts
-        if job_names is not None and any(p not in job_names and p != rule for p in parts):
-            continue
+    for rule, path in job_files(benchmark_dir, "*.tsv", job_names):
         seed = int(path.stem.removeprefix("seed-")) if path.stem.startswith("seed-") else None
         seconds = float(path.read_text().strip().splitlines()[-1].split("\t")[0])
         rows.append({"rule": rule, "seed": seed, "seconds": seconds})
@@ -181,9 +189,8 @@ def log_span(log_dir: str | Path, job_names: set[str] | None = None) -> tuple[st
     the run's wall-clock span. make_report's own log is left out: it is still being written when the
     report is made, and the rebuilt report must read the same span."""
     stamps = []
-    for path in sorted(Path(log_dir).rglob("*.log")):
-        rule, *parts = path.relative_to(log_dir).with_suffix("").parts
-        if rule in ("benchmarks", "experiments", "runs", "make_report") or not parts or (job_names is not None and any(p not in job_names and p != rule for p in parts)):
+    for rule, path in job_files(log_dir, "*.log", job_names):
+        if rule in ("benchmarks", "experiments", "runs", "make_report") or path.parent == Path(log_dir):
             continue
         found = [m.group(1) for line in path.read_text(errors="replace").splitlines() if (m := LOG_TIMESTAMP.match(line))]
         stamps += found[:1] + found[-1:]
@@ -481,13 +488,14 @@ def build_report(
     jobs = job_times(benchmark_dir, job_names)
     times = rule_times(jobs)
     span = log_span(Path(benchmark_dir).parent, job_names)
+    wall = []
     if span is not None:
         minutes = (datetime.fromisoformat(span[1]) - datetime.fromisoformat(span[0])).total_seconds() / 60
         wall = [f"Wall clock from the first to the last line of the per-rule logs (`logs/<rule>/`): {minutes:.1f} minutes ({span[0]} to {span[1]} UTC).", ""]
     out += [
         "## Wall time of the run (from `logs/benchmarks/`)",
         "",
-        *(wall if span is not None else []),
+        *wall,
         *time_summary(jobs),
         "",
         "| rule | jobs | minutes |",
