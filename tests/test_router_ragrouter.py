@@ -8,18 +8,23 @@ import pytest
 import torch
 
 from ragrouter.common.io import sha1_text
-from ragrouter.evaluation.validation import ValidationSet
+from ragrouter.evaluation.validation import ValidationSet, roc_auc
 from ragrouter.method.classifier import (
     DEFAULT_RAG_PARAMS,
     NEIGHBOUR_NUMBERS,
     FeatureTable,
+    blend_prior,
     blend_vote,
+    choose_prior,
     choose_vote_weight,
     family_exclusions,
+    fit_structure_prior,
     joined_features,
     neighbour_numbers,
     numeric_scaling,
     query_inputs,
+    structure_prior,
+    task_balanced_weights,
 )
 from ragrouter.method.fusion import STRUCTURE_STATISTICS
 from ragrouter.method.knowledge_base import KnowledgeBase
@@ -87,6 +92,51 @@ def test_vote_weight_is_chosen_on_validation_and_blends_the_neighbours_vote_into
     assert choose_vote_weight(classifier_scores, 1 - vote, val, [0.0, 0.5, 1.0], "per_source") == 0.0
     assert np.allclose(blend_vote(classifier_scores, vote, 0.25), five([0.4, 0.6, 0.55, 0.45]))
     assert blend_vote(classifier_scores, None, 0.5) is classifier_scores  # rag=off: no neighbours, the classifier alone
+
+
+def planted_task_confound(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Two tasks with strong-needed base rates 80 % and 20 %; within each, longer prompts (log_words)
+    are the harder ones, and `sentences` only tells the tasks apart."""
+    rng = np.random.default_rng(seed)
+    task = rng.integers(0, 2, n)
+    labels = (rng.random(n) < np.where(task == 0, 0.8, 0.2)).astype(np.int64)
+    statistics = np.zeros((n, len(STRUCTURE_STATISTICS)))
+    statistics[:, 0] = labels + rng.normal(0, 1.0, n)  # log_words: difficulty within the task
+    statistics[:, 2] = task + rng.normal(0, 0.05, n)  # sentences: the task
+    return statistics, labels, [f"task{t}" for t in task]
+
+
+def test_task_balanced_prior_learns_difficulty_within_tasks_not_which_task_is_hard():
+    statistics, labels, tasks = planted_task_confound()
+    weights = task_balanced_weights(labels, tasks)
+    for t in ("task0", "task1"):
+        rows = np.asarray(tasks) == t
+        assert np.isclose(weights[rows & (labels == 1)].sum(), weights[rows & (labels == 0)].sum())
+    assert task_balanced_weights(np.array([1, 1, 0]), ["a", "a", "b"]).tolist() == [0.0, 0.0, 0.0]  # one label per task: no weight
+    from sklearn.linear_model import LogisticRegression
+
+    pooled = LogisticRegression().fit(statistics[:, [0, 2]], labels).coef_[0]
+    assert pooled[1] < -1.0  # pooled labels: "task1 is easy" carries most of the fit
+    prior = fit_structure_prior(statistics, labels, tasks, ["log_words", "sentences"])
+    assert prior["coef"][0] > 0.5 and abs(prior["coef"][1]) < 0.15
+    within = [roc_auc(labels[np.asarray(tasks) == t], structure_prior(prior, statistics)[np.asarray(tasks) == t]) for t in ("task0", "task1")]
+    assert min(within) > 0.65
+
+
+def test_structure_prior_is_chosen_on_validation_and_each_prompt_keeps_its_own_score():
+    statistics, labels, tasks = planted_task_confound(seed=1)
+    val_stats, val_labels, val_tasks = planted_task_confound(200, seed=2)
+    val = ValidationSet(prompts=[], labels=val_labels, sources=["s"] * 200, tasks=val_tasks)
+    scores = np.where(np.asarray(val_tasks) == "task0", 0.7, 0.3) + np.random.default_rng(3).normal(0, 0.01, 200)  # knows the task only
+    weight, prior = choose_prior(scores, val_stats, statistics, labels, tasks, val, [["sentences"], ["log_words"]], [0.0, 0.5, 1.0], "per_task")
+    assert weight > 0 and prior["statistics"] == ["log_words"]
+    assert val.auc(blend_prior(scores, structure_prior(prior, val_stats), weight, prior["quantiles"]), "per_task") > val.auc(scores, "per_task") + 0.1
+    blended = blend_prior(scores, structure_prior(prior, val_stats), weight, prior["quantiles"])
+    assert blended.min() >= 0 and blended.max() <= 1
+    one = blend_prior(scores[:1], structure_prior(prior, val_stats[:1]), weight, prior["quantiles"])
+    assert one[0] == blended[0]  # percentiles of the validation rows, not of the scored batch
+    assert blend_prior(scores, scores, 0.0, prior["quantiles"]) is scores
+    assert choose_prior(scores, val_stats, statistics, labels, tasks, val, [["sentences"]], [0.0, 0.5], "per_task") == (0.0, None)
 
 
 def test_neighbour_numbers_fill_empty_slots_and_numbers_are_standardised_on_training_rows():
@@ -164,16 +214,20 @@ def test_trains_on_rag_prompts_with_feature_head_and_round_trips(minilm_dir, tmp
     hard = [s <= 3 for s in corpus["weak_score"]] + [True, False]
     rng = np.random.default_rng(0)
     vectors = np.array([[3.0, 0.0] if h else [0.0, 3.0] for h in hard], dtype=np.float32) + rng.normal(0, 0.1, (len(prompts), 2)).astype(np.float32)
+    statistics = np.zeros((len(prompts), len(STRUCTURE_STATISTICS)), dtype=np.float32)
+    statistics[:, 0] = [len(p.split()) for p in prompts]
     path = tmp_path / "features.parquet"
-    pl.DataFrame({"prompt_sha1": [sha1_text(p) for p in prompts], "vector": vectors.tolist()}).write_parquet(path)
+    pl.DataFrame({"prompt_sha1": [sha1_text(p) for p in prompts], "statistics": statistics.tolist(), "vector": vectors.tolist()}).write_parquet(path)
     features = FeatureTable([path])
     train_rows = corpus.filter(pl.col("split") == "train")
     kb = KnowledgeBase.build(features(train_rows["prompt"].to_list()), train_rows["prompt"].to_list(), train_rows["label"].to_list(), train_rows["weak_score"].to_list(), {"use_gpu": False})
     validation = corpus.filter(pl.col("split") == "validation")
-    router = train(train_rows, validation, kb, features, train_rows, {"neighbours": [1, 2], "numeric_features": ["structure", "neighbours"]}, TEST_PARAMS, 0, minilm_dir)
+    params = {"neighbours": [1, 2], "numeric_features": ["neighbours"], "prior_weight": [0.0, 0.5]}
+    router = train(train_rows, validation, kb, features, train_rows, params, TEST_PARAMS, 0, minilm_dir)
     assert router.params["neighbours"] in (1, 2) and router.classifier.feature_head is not None
-    # the file has no structure statistics: the 2-d vector and the 4 neighbour numbers, standardised on the training rows
+    # the 2-d vector and the 4 neighbour numbers, standardised on the training rows
     assert router.classifier.feature_head.in_features == 2 + 4 and len(router.params["numeric_scaling"]["mean"]) == 4
+    assert router.params["prior_weight"] in (0.0, 0.5)  # chosen on validation
     hard_score, easy_score = router.strong_win_rates([PROBE_HARD, PROBE_EASY])
     assert hard_score > easy_score
     router.save(tmp_path / "router")
@@ -181,3 +235,14 @@ def test_trains_on_rag_prompts_with_feature_head_and_round_trips(minilm_dir, tmp
     assert isinstance(loaded, RAGRouter) and loaded.kb is not None
     loaded.features = features
     assert np.allclose(loaded.strong_win_rates([PROBE_HARD, PROBE_EASY]), [hard_score, easy_score], atol=1e-6)
+
+    # a structure prior blends in and survives the round trip
+    prior = fit_structure_prior(statistics[: train_rows.height], train_rows["label"].to_numpy(), ["t"] * train_rows.height, ["log_words"])
+    prior["quantiles"] = {"score": np.linspace(0, 1, 101).tolist(), "prior": np.linspace(-3, 3, 101).tolist()}
+    loaded.params.update(prior_weight=0.5, prior=prior)
+    blended = loaded.strong_win_rates([PROBE_HARD, PROBE_EASY])
+    assert not np.allclose(blended, [hard_score, easy_score])
+    loaded.save(tmp_path / "router2")
+    again = load(tmp_path / "router2")
+    again.features = loaded.features
+    assert np.allclose(again.strong_win_rates([PROBE_HARD, PROBE_EASY]), blended, atol=1e-9)

@@ -13,6 +13,13 @@ the K neighbours' mean strong label, (1 - w) * classifier + w * vote, w chosen o
 With rag=off the classifier reads the query alone and trains on every training row (knowledge-base
 rows included), and the score is the classifier's.
 
+A structure prior can join the score (`prior_weight`, feat=on): a logistic regression of the strong
+label on the parse's structure statistics, fitted on the training rows with every task's two labels
+weighted alike, so it learns what makes a prompt hard *within* a task, not which task needs the strong
+model; the router's score is then (1 - a) * percentile(score) + a * percentile(prior), percentiles of
+the validation rows' values, so each prompt's score stays its own. Why: within a task every
+fine-tuned classifier ranked validation difficulty at chance, while how long a prompt is did not.
+
 Numbers can join the query vector (`numeric_features`, standardised on the training rows): the
 parse's structure statistics (feat=on; `fusion.structure_statistics`) and the K neighbours' labels
 (rag=on; `neighbour_numbers`). Why they were tried: the classifier otherwise reads the neighbours'
@@ -70,7 +77,13 @@ DEFAULT_RAG_PARAMS: dict[str, Any] = {
     # w * vote (rag=on; the neighbours' labels as a number, not only as words in the RAG prompt);
     # a list is a grid chosen on validation after the classifier is trained (`choose_vote_weight`)
     "vote_weight": 0.0,
+    # weight a of the structure prior, (1 - a) * percentile(score) + a * percentile(prior) (feat=on);
+    # a list is a grid chosen on validation with `prior_statistics` after the vote weight (`choose_prior`)
+    "prior_weight": 0.0,
+    # the `STRUCTURE_STATISTICS` the prior reads; a list of lists is a grid chosen with prior_weight
+    "prior_statistics": ["log_words"],
 }
+PERCENTILES = 101  # validation quantiles kept per blended score: enough to map any prompt's value to [0, 1]
 NEIGHBOUR_NUMBERS = ("mean_label", "mean_weak_score", "nearest_label", "mean_distance")
 
 
@@ -157,6 +170,7 @@ class QueryInputs:
     numbers: np.ndarray  # the raw `numeric_features` (n, m), m = 0 when none applies
     names: list[str]  # their m names
     vote: np.ndarray | None  # the K neighbours' mean strong label (0.5 without any); None without a KB
+    statistics: np.ndarray | None  # the parse's structure statistics (feat=on), else None
 
 
 def query_inputs(
@@ -185,7 +199,7 @@ def query_inputs(
             names += list(NEIGHBOUR_NUMBERS)
         texts = _rag_texts(kb, prompts, ids, dist, params, tokenizer, max_tokens)
     numbers = np.concatenate(numbers, 1) if numbers else np.zeros((len(prompts), 0), dtype=np.float32)
-    return QueryInputs(texts, vectors, numbers, names, vote)
+    return QueryInputs(texts, vectors, numbers, names, vote, statistics)
 
 
 def blend_vote(classifier_scores: np.ndarray, vote: np.ndarray | None, weight: float) -> np.ndarray:
@@ -201,6 +215,71 @@ def choose_vote_weight(classifier_scores: np.ndarray, vote: np.ndarray, val: Val
     best = max(aucs, key=lambda w: (round(aucs[w], 4), -w))
     logger.info(f"ragrouter: validation ROC-AUC ({metric}) of (1 - w) * classifier + w * K-neighbour vote {({w: round(v, 4) for w, v in aucs.items()})}; w = {best}")
     return best
+
+
+def task_balanced_weights(labels: np.ndarray, tasks: Sequence[str]) -> np.ndarray:
+    """Sample weights under which every task's two labels weigh the same (rows of a task with one
+    label only weigh 0): a model fitted with them gains nothing from recognising the task."""
+    labels, tasks = np.asarray(labels), np.asarray(tasks)
+    weights = np.zeros(len(labels))
+    for task in np.unique(tasks):
+        rows = tasks == task
+        counts = [int((labels[rows] == c).sum()) for c in (0, 1)]
+        if min(counts):
+            for c in (0, 1):
+                weights[rows & (labels == c)] = rows.sum() / (2 * counts[c])
+    return weights
+
+
+def fit_structure_prior(statistics: np.ndarray, labels: np.ndarray, tasks: Sequence[str], names: Sequence[str]) -> dict[str, Any]:
+    """Logistic regression of the strong label on the standardised `names` statistics, task-balanced
+    (`task_balanced_weights`); returned as numbers `structure_prior` applies."""
+    from sklearn.linear_model import LogisticRegression
+
+    columns = [STRUCTURE_STATISTICS.index(n) for n in names]
+    x = statistics[:, columns].astype(np.float64)
+    mean, std = x.mean(axis=0), np.where(x.std(axis=0) > 1e-8, x.std(axis=0), 1.0)
+    model = LogisticRegression(max_iter=1000).fit((x - mean) / std, labels, sample_weight=task_balanced_weights(labels, tasks))
+    return {"statistics": list(names), "mean": mean.tolist(), "std": std.tolist(), "coef": model.coef_[0].tolist()}
+
+
+def structure_prior(prior: dict[str, Any], statistics: np.ndarray) -> np.ndarray:
+    """The prior's linear score of each prompt (its logit without the intercept: only its order counts)."""
+    columns = [STRUCTURE_STATISTICS.index(n) for n in prior["statistics"]]
+    return ((statistics[:, columns].astype(np.float64) - prior["mean"]) / prior["std"]) @ np.asarray(prior["coef"])
+
+
+def percentile(values: np.ndarray, quantiles: Sequence[float]) -> np.ndarray:
+    """Where each value lies among the reference values whose `PERCENTILES` quantiles are given (0-1)."""
+    return np.interp(values, quantiles, np.linspace(0.0, 1.0, len(quantiles)))
+
+
+def blend_prior(scores: np.ndarray, prior_scores: np.ndarray, weight: float, quantiles: dict[str, list[float]]) -> np.ndarray:
+    """(1 - a) * percentile(score) + a * percentile(prior); a = 0 leaves the scores as they are."""
+    if weight == 0:
+        return scores
+    return (1.0 - weight) * percentile(scores, quantiles["score"]) + weight * percentile(prior_scores, quantiles["prior"])
+
+
+def choose_prior(
+    scores: np.ndarray, val_statistics: np.ndarray, train_statistics: np.ndarray, labels: np.ndarray, tasks: Sequence[str],
+    val: ValidationSet, statistics_grid: Sequence[Sequence[str]], weight_grid: Sequence[float], metric: str,
+) -> tuple[float, dict[str, Any] | None]:
+    """(a, prior) of the grids with the best validation ROC-AUC of the blended score (ties: the smaller
+    a, then the earlier statistics); (0, None) when a = 0 wins. The percentiles are the validation rows'."""
+    quantile = lambda v: np.quantile(v, np.linspace(0, 1, PERCENTILES)).tolist()
+    best, chosen = (-np.inf, 0.0), (0.0, None)
+    for names in statistics_grid:
+        prior = fit_structure_prior(train_statistics, labels, tasks, names)
+        val_prior = structure_prior(prior, val_statistics)
+        prior["quantiles"] = {"score": quantile(scores), "prior": quantile(val_prior)}
+        aucs = {float(a): val.auc(blend_prior(scores, val_prior, float(a), prior["quantiles"]), metric) for a in sorted(weight_grid)}
+        logger.info(f"ragrouter: structure prior on {list(names)} (coefficients {np.round(prior['coef'], 3).tolist()}): validation ROC-AUC ({metric}) of (1 - a) * score + a * prior {({a: round(v, 4) for a, v in aucs.items()})}")
+        for a, auc in aucs.items():
+            if (round(auc, 4), -a) > best:
+                best, chosen = (round(auc, 4), -a), (a, prior if a > 0 else None)
+    logger.info(f"ragrouter: a = {chosen[0]}" + (f" on {chosen[1]['statistics']}" if chosen[1] else ""))
+    return chosen
 
 
 def _rag_texts(kb: KnowledgeBase, prompts: list[str], ids: np.ndarray, dist: np.ndarray, params: dict[str, Any], tokenizer, max_tokens: int | None) -> list[str]:
@@ -250,7 +329,9 @@ class RAGRouter(Router):
             raise RuntimeError("RAGRouter: attach a FeatureTable (router.features) before scoring")
         inputs = query_inputs(self.kb, prompts, self.features, self.params, tokenizer=self.classifier.tokenizer, max_tokens=self.classifier.max_length)
         scores = self.classifier.strong_win_rates(inputs.texts, joined_features(inputs.vectors, inputs.numbers, self.params["numeric_scaling"]))
-        return blend_vote(scores, inputs.vote, self.params["vote_weight"])
+        scores = blend_vote(scores, inputs.vote, self.params["vote_weight"])
+        prior = self.params.get("prior")
+        return blend_prior(scores, structure_prior(prior, inputs.statistics), self.params["prior_weight"], prior["quantiles"]) if prior else scores
 
     def save(self, path: str | Path) -> None:
         """router.json, classifier/ (Hugging Face folder) and kb/ (FAISS index + texts), atomically."""
@@ -267,7 +348,7 @@ class RAGRouter(Router):
         meta = json.loads((path / "router.json").read_text())
         kb = KnowledgeBase.load(path / "kb") if meta["rag"] else None
         # checkpoints from before the numeric features and the vote: the query vector and the classifier alone
-        params = {"numeric_features": [], "numeric_scaling": None, "vote_weight": 0.0, **meta["params"]}
+        params = {"numeric_features": [], "numeric_scaling": None, "vote_weight": 0.0, "prior_weight": 0.0, "prior": None, **meta["params"]}
         router = RAGRouter(bert_classifier.load(path / "classifier"), kb, params)
         router.feature_settings = meta.get("features")
         return router
@@ -308,7 +389,8 @@ def train(
     retrieve their own family from `family_rows`; rag=off: every training row, bare); the validation
     rows, built the same way, choose the epoch.
     A list of `neighbours` is a grid for K, chosen on validation before training (`choose_neighbours`);
-    a list of `vote_weight` is a grid for w, chosen on validation after it (`choose_vote_weight`)."""
+    a list of `vote_weight` is a grid for w, chosen on validation after it (`choose_vote_weight`);
+    a list of `prior_weight` is a grid for a, chosen last (`choose_prior`; feat=on only)."""
     p = resolve_params(DEFAULT_RAG_PARAMS, params, "ragrouter rag")
     tokenizer, max_tokens = None, None
     if kb is not None and p["budget"] == "tokens":
@@ -344,9 +426,25 @@ def train(
     val_scores = classifier.strong_win_rates(val_frame["prompt"].to_list(), np.asarray(val_frame["features"].to_list(), dtype=np.float32))
     if isinstance(p["vote_weight"], list):
         p["vote_weight"] = choose_vote_weight(val_scores, val_inputs.vote, ValidationSet.of(validation), p["vote_weight"], p["validation_metric"]) if kb is not None else 0.0
+    val_scores = blend_vote(val_scores, val_inputs.vote, p["vote_weight"])
+    p["prior"] = None
+    if isinstance(p["prior_weight"], list):
+        weight_grid, p["prior_weight"] = p["prior_weight"], 0.0
+        if val_inputs.statistics is not None:
+            statistics_grid = p["prior_statistics"] if p["prior_statistics"] and isinstance(p["prior_statistics"][0], list) else [p["prior_statistics"]]
+            tasks = tasks_of([family(i) for i in rows["id"]], rows["source"])
+            p["prior_weight"], p["prior"] = choose_prior(
+                val_scores, val_inputs.statistics, inputs_of["train"].statistics, rows["label"].to_numpy(), tasks,
+                ValidationSet.of(validation), statistics_grid, weight_grid, p["validation_metric"],
+            )
+            if p["prior"]:
+                p["prior_statistics"] = p["prior"]["statistics"]
+                val_scores = blend_prior(val_scores, structure_prior(p["prior"], val_inputs.statistics), p["prior_weight"], p["prior"]["quantiles"])
+    elif p["prior_weight"]:
+        raise ValueError("ragrouter rag: prior_weight > 0 needs a grid (a list) to fit the prior and its percentiles on validation")
     router = RAGRouter(classifier, kb, p)
     router.features = features
     # as the training rows, the validation rows never retrieved their own text or family
-    router.validation_scores = blend_vote(val_scores, val_inputs.vote, p["vote_weight"])
+    router.validation_scores = val_scores
     return router
 
