@@ -163,7 +163,7 @@ def test_checked_int8_lines_name_the_path_each_checkpoint_scored_with(tmp_path):
 
 
 def test_log_span_reads_the_first_and_last_timestamp_of_the_rule_logs(tmp_path):
-    from ragrouter.evaluation.report import log_span
+    from ragrouter.evaluation.report import busy_stretches, log_intervals, log_span
 
     files = {
         "train_router/bert/seed-0.log": "2026-12-05 06:17:40 | INFO | start\nprogress bar 50%\n2026-12-05 06:20:00 | INFO | done\n",
@@ -177,3 +177,24 @@ def test_log_span_reads_the_first_and_last_timestamp_of_the_rule_logs(tmp_path):
         (tmp_path / name).write_text(text)
     assert log_span(tmp_path, {"bert", "seed-0"}) == ("2026-12-05 06:17:40", "2026-12-05 07:58:01")
     assert log_span(tmp_path / "train_router" / "bert") is None  # no rule folders below it
+    # the bert jobs are 98 idle minutes apart: two invocations; jobs 25 minutes apart are one
+    stretches = busy_stretches(log_intervals(tmp_path, {"bert", "seed-0"}))
+    assert [(str(a), str(b)) for a, b in stretches] == [("2026-12-05 06:17:40", "2026-12-05 06:20:00"), ("2026-12-05 07:58:01", "2026-12-05 07:58:01")]
+    assert len(busy_stretches([("2026-12-05 06:00:00", "2026-12-05 06:30:00"), ("2026-12-05 06:55:00", "2026-12-05 07:00:00")])) == 1
+
+
+def test_ragrouter_choices_are_read_from_the_training_logs(tmp_path):
+    from ragrouter.evaluation.report import ragrouter_choices_section
+
+    log = tmp_path / "train_ragrouter" / "aug-on_sample-on_feat-on_rag-on" / "seed-0.log"
+    log.parent.mkdir(parents=True)
+    log.write_text(
+        "2026-12-05 11:20:19 | INFO    | ragrouter: validation ROC-AUC (per_task) of the K-neighbour label vote {2: 0.5675, 3: 0.5268}; K = 3\n"
+        "2026-12-05 11:24:53 | INFO    | ragrouter: validation ROC-AUC (per_task) of (1 - w) * classifier + w * K-neighbour vote {0.0: 0.4795, 1.0: 0.5675}; w = 1.0\n"
+        "2026-12-05 11:24:53 | INFO    | ragrouter: a = 0.25 on ['log_words']\n"
+    )
+    names = {"ragrouter_aug-on_sample-on_feat-on_rag-on": "RAGRouter", "ragrouter_aug-on_sample-on_feat-on_rag-off": "RAGRouter w/o RAG"}
+    lines = ragrouter_choices_section(tmp_path, list(names), names)
+    assert "| RAGRouter | seed-0 | 3 | 1.0 | 0.25 | log_words |" in lines
+    assert not any("w/o RAG" in line for line in lines)  # no training log: no row
+    assert ragrouter_choices_section(tmp_path / "none", list(names), names) == []

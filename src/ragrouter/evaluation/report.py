@@ -184,17 +184,39 @@ def job_times(benchmark_dir: str | Path, job_names: set[str] | None = None) -> p
 LOG_TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)")
 
 
-def log_span(log_dir: str | Path, job_names: set[str] | None = None) -> tuple[str, str] | None:
-    """First and last timestamp of the per-rule logs (`logs/<rule>/...log`, `job_times`' filter):
-    the run's wall-clock span. make_report's own log is left out: it is still being written when the
-    report is made, and the rebuilt report must read the same span."""
-    stamps = []
+def log_intervals(log_dir: str | Path, job_names: set[str] | None = None) -> list[tuple[str, str]]:
+    """First and last timestamp of each per-rule log (`logs/<rule>/...log`, `job_times`' filter), sorted.
+    make_report's own log is left out: it is still being written when the report is made, and the
+    rebuilt report must read the same times."""
+    intervals = []
     for rule, path in job_files(log_dir, "*.log", job_names):
         if rule in ("benchmarks", "experiments", "runs", "make_report") or path.parent == Path(log_dir):
             continue
         found = [m.group(1) for line in path.read_text(errors="replace").splitlines() if (m := LOG_TIMESTAMP.match(line))]
-        stamps += found[:1] + found[-1:]
-    return (min(stamps), max(stamps)) if stamps else None
+        if found:
+            intervals.append((found[0], found[-1]))
+    return sorted(intervals)
+
+
+def log_span(log_dir: str | Path, job_names: set[str] | None = None) -> tuple[str, str] | None:
+    """First and last timestamp of the per-rule logs: the run's wall-clock span."""
+    intervals = log_intervals(log_dir, job_names)
+    return (intervals[0][0], max(end for _, end in intervals)) if intervals else None
+
+
+IDLE_GAP_MINUTES = 30.0  # no job logging for this long: the logs come from separate invocations
+
+
+def busy_stretches(intervals: list[tuple[str, str]]) -> list[tuple[datetime, datetime]]:
+    """The union of the jobs' intervals, merged across gaps shorter than `IDLE_GAP_MINUTES`: one
+    stretch for a run from scratch, one more for each later partial rerun."""
+    stretches: list[tuple[datetime, datetime]] = []
+    for start, end in ((datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in intervals):
+        if stretches and (start - stretches[-1][1]).total_seconds() / 60 < IDLE_GAP_MINUTES:
+            stretches[-1] = (stretches[-1][0], max(stretches[-1][1], end))
+        else:
+            stretches.append((start, end))
+    return stretches
 
 
 def rule_times(jobs: pl.DataFrame) -> pl.DataFrame:
@@ -294,13 +316,51 @@ def validation_section(files: dict[str, Sequence[str]], names: dict[str, str]) -
         "## Validation: difficulty within each source",
         "",
         "ROC-AUC of strong needed on the corpus' validation rows (routed-pair labels, `results/validation/`),",
-        "within each source, their mean over sources with >= 5 rows of each label (the metric every",
-        "choice is made with), the same mean over the task datasets inside RouterBench and RouterDC",
+        "within each source, their mean over sources with >= 5 rows of each label, the same mean over",
+        "the task datasets inside RouterBench and RouterDC (each router makes its choices with one of the",
+        "two means, its `validation_metric`;",
         "(their tasks' strong-needed shares range from 0.06 to 0.49, so telling a source's easy tasks from",
         "its hard ones scores per source but not per task, nor on a one-task benchmark such as MMLU or",
         "GSM8K) and pooled over sources; means over seeds. NaN: a source with one label.",
         "",
         *markdown_table(shown),
+        "",
+    ]
+
+
+RAGROUTER_CHOICES = {
+    "K": re.compile(r"K-neighbour label vote .*; K = (\d+)$"),
+    "w (vote)": re.compile(r"K-neighbour vote .*; w = ([0-9.]+)$"),
+    "a (prior)": re.compile(r"ragrouter: a = ([0-9.]+)"),
+    "prior statistics": re.compile(r"ragrouter: a = [0-9.]+ on \[(.*)\]$"),
+}
+
+
+def ragrouter_choices_section(log_dir: str | Path, variants: Sequence[str], names: dict[str, str]) -> list[str]:
+    """What each RAGRouter checkpoint chose on validation (K, the vote weight w, the structure prior's
+    weight a and statistics), read from its training log: with w = 1 the classifier's output carries no
+    weight, which the tables alone would not show. Empty when no variant has a training log."""
+    rows = []
+    for variant in variants:
+        for path in sorted((Path(log_dir) / "train_ragrouter" / variant.removeprefix("ragrouter_")).glob("seed-*.log")):
+            found = dict.fromkeys(RAGROUTER_CHOICES, "-")
+            for line in path.read_text(errors="replace").splitlines():
+                for key, pattern in RAGROUTER_CHOICES.items():
+                    if m := pattern.search(line.rstrip()):
+                        found[key] = m.group(1).replace("'", "")
+            rows.append(f"| {names.get(variant, variant)} | {path.stem} | " + " | ".join(found.values()) + " |")
+    if not rows:
+        return []
+    return [
+        "## RAGRouter's choices on validation (from `logs/train_ragrouter/`)",
+        "",
+        "Score = (1 − w) · classifier + w · the K neighbours' mean strong label; then, with a > 0,",
+        "(1 − a) · percentile(score) + a · percentile(structure prior). `-`: not chosen (no neighbours, no",
+        "parse statistics, or a = 0).",
+        "",
+        "| router | seed | " + " | ".join(RAGROUTER_CHOICES) + " |",
+        "|---|---|" + "---|" * len(RAGROUTER_CHOICES),
+        *rows,
         "",
     ]
 
@@ -487,11 +547,21 @@ def build_report(
     ]
     jobs = job_times(benchmark_dir, job_names)
     times = rule_times(jobs)
-    span = log_span(Path(benchmark_dir).parent, job_names)
+    stretches = busy_stretches(log_intervals(Path(benchmark_dir).parent, job_names))
     wall = []
-    if span is not None:
-        minutes = (datetime.fromisoformat(span[1]) - datetime.fromisoformat(span[0])).total_seconds() / 60
-        wall = [f"Wall clock from the first to the last line of the per-rule logs (`logs/<rule>/`): {minutes:.1f} minutes ({span[0]} to {span[1]} UTC).", ""]
+    if len(stretches) == 1:
+        (start, end), = stretches
+        wall = [f"Wall clock from the first to the last line of the per-rule logs (`logs/<rule>/`): {(end - start).total_seconds() / 60:.1f} minutes ({start} to {end} UTC).", ""]
+    elif stretches:
+        parts = "; ".join(f"{(b - a).total_seconds() / 60:.1f} minutes ({a} to {b} UTC)" for a, b in stretches)
+        wall = [
+            (
+                f"The per-rule logs (`logs/<rule>/`) come from {len(stretches)} invocations (no job logged for over {IDLE_GAP_MINUTES:.0f} minutes "
+                f"between them): a run, then reruns of the jobs whose code or parameters changed, whose logs replaced the earlier ones. "
+                f"First to last line of each invocation's logs here: {parts}. Each invocation's Snakemake log in `logs/runs/` gives its whole wall clock."
+            ),
+            "",
+        ]
     out += [
         "## Wall time of the run (from `logs/benchmarks/`)",
         "",
@@ -528,6 +598,7 @@ def report_from_files(
     context = data_and_models_section(corpus_summary, stage_summary_csv, models, subsample, labels)
     validation = {r: files for r in names if (files := [f for f in validation_paths if Path(f).parent.name == r])}
     context += validation_section(validation, names)
+    context += ragrouter_choices_section(Path(benchmark_dir).parent, [r for r in names if r.startswith("ragrouter_")], names)
     if serving is not None:
         context += serving_section(serving)
     if agreement is not None:
