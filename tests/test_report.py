@@ -162,8 +162,8 @@ def test_checked_int8_lines_name_the_path_each_checkpoint_scored_with(tmp_path):
     assert rows[1].rstrip(" |").endswith("onnx") and "seed-0" in rows[1]
 
 
-def test_log_span_reads_the_first_and_last_timestamp_of_the_rule_logs(tmp_path):
-    from ragrouter.evaluation.report import busy_stretches, log_intervals, log_span
+def test_log_intervals_read_the_first_and_last_timestamp_of_each_rule_log(tmp_path):
+    from ragrouter.evaluation.report import busy_stretches, log_intervals
 
     files = {
         "train_router/bert/seed-0.log": "2026-12-05 06:17:40 | INFO | start\nprogress bar 50%\n2026-12-05 06:20:00 | INFO | done\n",
@@ -175,10 +175,11 @@ def test_log_span_reads_the_first_and_last_timestamp_of_the_rule_logs(tmp_path):
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
-    assert log_span(tmp_path, {"bert", "seed-0"}) == ("2026-12-05 06:17:40", "2026-12-05 07:58:01")
-    assert log_span(tmp_path / "train_router" / "bert") is None  # no rule folders below it
+    intervals = log_intervals(tmp_path, {"bert", "seed-0"})
+    assert intervals == [("2026-12-05 06:17:40", "2026-12-05 06:20:00"), ("2026-12-05 07:58:01", "2026-12-05 07:58:01")]
+    assert log_intervals(tmp_path / "train_router" / "bert") == []  # no rule folders below it
     # the bert jobs are 98 idle minutes apart: two invocations; jobs 25 minutes apart are one
-    stretches = busy_stretches(log_intervals(tmp_path, {"bert", "seed-0"}))
+    stretches = busy_stretches(intervals)
     assert [(str(a), str(b)) for a, b in stretches] == [("2026-12-05 06:17:40", "2026-12-05 06:20:00"), ("2026-12-05 07:58:01", "2026-12-05 07:58:01")]
     assert len(busy_stretches([("2026-12-05 06:00:00", "2026-12-05 06:30:00"), ("2026-12-05 06:55:00", "2026-12-05 07:00:00")])) == 1
 

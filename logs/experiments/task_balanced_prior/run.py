@@ -25,6 +25,7 @@ from ragrouter.data.sources import tasks_of
 from ragrouter.evaluation.diagnostics import strong_needed
 from ragrouter.evaluation.metrics import evaluate_router
 from ragrouter.evaluation.validation import ValidationSet, roc_auc
+from ragrouter.method.classifier import task_balanced_weights
 from ragrouter.method.fusion import STRUCTURE_STATISTICS
 
 run = Path(sys.argv[1])
@@ -35,19 +36,6 @@ grid = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0]
 def statistics(name: str) -> dict[str, np.ndarray]:
     t = pl.read_parquet(run / f"resources/ragrouter/features/feat-on/{name}.parquet")
     return dict(zip(t["prompt_sha1"].to_list(), np.asarray(t["statistics"].to_list(), dtype=np.float64), strict=True))
-
-
-def task_balanced_weights(labels: np.ndarray, tasks: list[str]) -> np.ndarray:
-    tasks = np.asarray(tasks)
-    w = np.zeros(len(labels))
-    for t in np.unique(tasks):
-        m = tasks == t
-        n1 = int(labels[m].sum())
-        n0 = int(m.sum()) - n1
-        if n0 and n1:
-            w[m & (labels == 1)] = m.sum() / (2 * n1)
-            w[m & (labels == 0)] = m.sum() / (2 * n0)
-    return w
 
 
 corpus_stats = statistics("augmented")

@@ -198,12 +198,6 @@ def log_intervals(log_dir: str | Path, job_names: set[str] | None = None) -> lis
     return sorted(intervals)
 
 
-def log_span(log_dir: str | Path, job_names: set[str] | None = None) -> tuple[str, str] | None:
-    """First and last timestamp of the per-rule logs: the run's wall-clock span."""
-    intervals = log_intervals(log_dir, job_names)
-    return (intervals[0][0], max(end for _, end in intervals)) if intervals else None
-
-
 IDLE_GAP_MINUTES = 30.0  # no job logging for this long: the logs come from separate invocations
 
 

@@ -392,6 +392,7 @@ def train(
     a list of `vote_weight` is a grid for w, chosen on validation after it (`choose_vote_weight`);
     a list of `prior_weight` is a grid for a, chosen last (`choose_prior`; feat=on only)."""
     p = resolve_params(DEFAULT_RAG_PARAMS, params, "ragrouter rag")
+    val = ValidationSet.of(validation)
     tokenizer, max_tokens = None, None
     if kb is not None and p["budget"] == "tokens":
         from transformers import AutoTokenizer
@@ -399,7 +400,7 @@ def train(
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         max_tokens = resolve_params(bert_classifier.DEFAULTS, classifier_params, "ragrouter classifier")["max_length"]
     if kb is not None and isinstance(p["neighbours"], list):
-        p["neighbours"] = choose_neighbours(kb, features(validation["prompt"].to_list()), ValidationSet.of(validation), p["neighbours"], p["validation_metric"])
+        p["neighbours"] = choose_neighbours(kb, features(validation["prompt"].to_list()), val, p["neighbours"], p["validation_metric"])
     frames, inputs_of, p["numeric_scaling"] = {}, {}, None
     for split, part in (("train", rows), ("validation", validation)):
         exclude = family_exclusions(kb, part, family_rows) if kb is not None else None
@@ -409,11 +410,11 @@ def train(
         joined = joined_features(inputs.vectors, inputs.numbers, p["numeric_scaling"])
         frames[split] = part.select("weak_score", "label", *(["source"] if "source" in part.columns else [])).with_columns(
             pl.Series("prompt", inputs.texts), pl.Series("features", joined.tolist(), dtype=pl.List(pl.Float32)), pl.lit(split).alias("split"),
-            # what validation_metric per_task stratifies by
-            *([pl.Series("task", tasks_of(part["id"], part["source"]))] if {"id", "source"} <= set(part.columns) else []),
+            # what validation_metric per_task stratifies by, and the structure prior balances within (an
+            # augmented row `<id>#syn1` belongs to its parent's task)
+            *([pl.Series("task", tasks_of([family(i) for i in part["id"]], part["source"]))] if {"id", "source"} <= set(part.columns) else []),
         )
         if split == "validation" and inputs.numbers.shape[1] and validation.height:
-            val = ValidationSet.of(validation)
             logger.info("ragrouter: validation ROC-AUC (per source) of each number alone: " + ", ".join(f"{name} {val.auc(inputs.numbers[:, j], 'per_source'):.3f}" for j, name in enumerate(inputs.names)))
     val_inputs, val_frame = inputs_of["validation"], frames["validation"]
     frame = pl.concat(frames.values(), how="vertical")
@@ -425,17 +426,16 @@ def train(
     classifier = bert_classifier.train(frame, {"labels": "weak_score", **classifier_params}, seed, model_dir)
     val_scores = classifier.strong_win_rates(val_frame["prompt"].to_list(), np.asarray(val_frame["features"].to_list(), dtype=np.float32))
     if isinstance(p["vote_weight"], list):
-        p["vote_weight"] = choose_vote_weight(val_scores, val_inputs.vote, ValidationSet.of(validation), p["vote_weight"], p["validation_metric"]) if kb is not None else 0.0
+        p["vote_weight"] = choose_vote_weight(val_scores, val_inputs.vote, val, p["vote_weight"], p["validation_metric"]) if kb is not None else 0.0
     val_scores = blend_vote(val_scores, val_inputs.vote, p["vote_weight"])
     p["prior"] = None
     if isinstance(p["prior_weight"], list):
         weight_grid, p["prior_weight"] = p["prior_weight"], 0.0
         if val_inputs.statistics is not None:
             statistics_grid = p["prior_statistics"] if p["prior_statistics"] and isinstance(p["prior_statistics"][0], list) else [p["prior_statistics"]]
-            tasks = tasks_of([family(i) for i in rows["id"]], rows["source"])
             p["prior_weight"], p["prior"] = choose_prior(
-                val_scores, val_inputs.statistics, inputs_of["train"].statistics, rows["label"].to_numpy(), tasks,
-                ValidationSet.of(validation), statistics_grid, weight_grid, p["validation_metric"],
+                val_scores, val_inputs.statistics, inputs_of["train"].statistics, rows["label"].to_numpy(), frames["train"]["task"].to_list(),
+                val, statistics_grid, weight_grid, p["validation_metric"],
             )
             if p["prior"]:
                 p["prior_statistics"] = p["prior"]["statistics"]
