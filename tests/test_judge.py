@@ -110,7 +110,7 @@ def make_client(server: FakeOpenAI, tmp_path, **overrides) -> JudgeClient:
         "weak_model": WEAK,
         "judge_model": JUDGE,
         "cache_dir": str(tmp_path / "cache"),
-        "timeout_s": 0.5,
+        "timeout_s": 5.0,  # generous: only test_timeout_is_retried wants a timeout
         "max_retries": 3,
         "backoff_base_s": 0.01,
         "backoff_max_s": 0.05,
@@ -156,8 +156,9 @@ def test_label_asks_three_models_and_maps_the_score(server, tmp_path):
 
 
 def test_timeout_is_retried(server, tmp_path):
-    client = make_client(server, tmp_path, timeout_s=0.3)
-    server.script[STRONG] = [("sleep", 1.0, "late answer")]
+    # 1.5 s leaves a loaded CI worker's ordinary loopback requests far inside the timeout
+    client = make_client(server, tmp_path, timeout_s=1.5)
+    server.script[STRONG] = [("sleep", 4.0, "late answer")]
     res = client.label("Name a prime number.")
     assert res is not None and res.strong_answer == "Strong answer."
     assert server.count(STRONG) == 2 and client.stats["retries"] == 1
