@@ -181,10 +181,12 @@ def query_inputs(
     exclude: list[list[int]] | None = None,
     tokenizer=None,
     max_tokens: int | None = None,
+    with_texts: bool = True,
 ) -> QueryInputs:
     """The classifier's inputs for each prompt, and the neighbours' vote.
     `exclude[i]`: KB ids prompt i must not retrieve (see `family_exclusions`). With `budget: tokens`
-    the prompt fits `max_tokens` of the classifier's `tokenizer`."""
+    the prompt fits `max_tokens` of the classifier's `tokenizer`. `with_texts=False` leaves the bare
+    prompts as texts: a score that is the vote alone never reads the RAG prompts."""
     prompts = list(prompts)
     vectors, statistics = features.vectors_and_statistics(prompts)
     numbers, names = [], []
@@ -197,7 +199,8 @@ def query_inputs(
         if "neighbours" in params["numeric_features"]:
             numbers.append(neighbour_numbers(kb, ids, dist))
             names += list(NEIGHBOUR_NUMBERS)
-        texts = _rag_texts(kb, prompts, ids, dist, params, tokenizer, max_tokens)
+        if with_texts:
+            texts = _rag_texts(kb, prompts, ids, dist, params, tokenizer, max_tokens)
     numbers = np.concatenate(numbers, 1) if numbers else np.zeros((len(prompts), 0), dtype=np.float32)
     return QueryInputs(texts, vectors, numbers, names, vote, statistics)
 
@@ -327,9 +330,15 @@ class RAGRouter(Router):
             return np.empty(0, dtype=np.float64)
         if self.features is None:
             raise RuntimeError("RAGRouter: attach a FeatureTable (router.features) before scoring")
-        inputs = query_inputs(self.kb, prompts, self.features, self.params, tokenizer=self.classifier.tokenizer, max_tokens=self.classifier.max_length)
-        scores = self.classifier.strong_win_rates(inputs.texts, joined_features(inputs.vectors, inputs.numbers, self.params["numeric_scaling"]))
-        scores = blend_vote(scores, inputs.vote, self.params["vote_weight"])
+        # w = 1 (validation gave the classifier no weight): the score is the vote, so the classifier
+        # and its RAG prompts are skipped; (1 - 1) * classifier + vote would equal it exactly
+        vote_only = self.kb is not None and self.params["vote_weight"] == 1.0
+        inputs = query_inputs(self.kb, prompts, self.features, self.params, tokenizer=self.classifier.tokenizer, max_tokens=self.classifier.max_length, with_texts=not vote_only)
+        if vote_only:
+            scores = inputs.vote
+        else:
+            scores = self.classifier.strong_win_rates(inputs.texts, joined_features(inputs.vectors, inputs.numbers, self.params["numeric_scaling"]))
+            scores = blend_vote(scores, inputs.vote, self.params["vote_weight"])
         prior = self.params.get("prior")
         return blend_prior(scores, structure_prior(prior, inputs.statistics), self.params["prior_weight"], prior["quantiles"]) if prior else scores
 
