@@ -91,6 +91,10 @@ def test_data_section_counts_training_rows_per_stage_and_serving_section_reads_i
     assert "at 123.4 prompts/s on 2 CPU threads" in "\n".join(serving_section(str(serving)))
     serving.write_text(json.dumps(fields | {"latency_prompts": 200, "latency_p50_ms": 41.23, "latency_p95_ms": 60.0}))
     assert "(200 prompts of the benchmark): p50 41.2 ms, p95 60.0 ms" in "\n".join(serving_section(str(serving)))
+    assert "retrieval, classifier" in "\n".join(serving_section(str(serving)))
+    serving.write_text(json.dumps(fields | {"classifier_in_score": False}))  # w = 1: the vote alone
+    text = "\n".join(serving_section(str(serving)))
+    assert "the classifier is not run" in text and "retrieval, classifier" not in text
 
 
 def test_diagnostics_separate_difficulty_from_length_and_name_routers_below_a_control():

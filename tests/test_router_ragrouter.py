@@ -248,7 +248,9 @@ def test_trains_on_rag_prompts_with_feature_head_and_round_trips(minilm_dir, tmp
     assert np.allclose(again.strong_win_rates([PROBE_HARD, PROBE_EASY]), blended, atol=1e-9)
 
     # w = 1: the score is the neighbours' vote, bit for bit, and the classifier is never run
+    assert again.classifier_in_score
     again.params.update(vote_weight=1.0, prior_weight=0.0)
+    assert not again.classifier_in_score
     vote = query_inputs(again.kb, [PROBE_HARD, PROBE_EASY], features, again.params, with_texts=False).vote
     again.classifier.strong_win_rates = lambda *args: pytest.fail("the classifier ran although w = 1")
     assert np.array_equal(again.strong_win_rates([PROBE_HARD, PROBE_EASY]), vote) and vote[0] > vote[1]

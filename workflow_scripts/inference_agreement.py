@@ -37,4 +37,4 @@ for backend in params.backends:
         logger.info(f"{name} {backend}: {row}")
         rows.append(row)
 rows.sort(key=lambda row: list(benchmarks).index(row["benchmark"]))  # benchmark by benchmark, backends in order
-write_json({"router": params.router_id, "checkpoint_dtype": checkpoint_dtype, "threads": snakemake.threads, "rows": rows}, snakemake.output[0])  # noqa: F821
+write_json({"router": params.router_id, "checkpoint_dtype": checkpoint_dtype, "classifier_in_score": router.classifier_in_score, "threads": snakemake.threads, "rows": rows}, snakemake.output[0])  # noqa: F821

@@ -39,6 +39,7 @@ result = {
     "benchmark": params.benchmark,
     "threads": torch.get_num_threads(),
     "inference_backend": router.classifier.fast.backend if router.classifier.fast is not None else "torch",
+    "classifier_in_score": router.classifier_in_score,
     "calibration_prompts": len(calibration),
     "strong_percent_target": params.strong_percent,
     "threshold": threshold,

@@ -363,11 +363,15 @@ def serving_section(serving_json: str) -> list[str]:
     result = json.loads(Path(serving_json).read_text())
     every, prompts = result.get("every", 1), f"{result['benchmark_prompts']:,} `{result['benchmark']}` prompts"
     prompts = f"the {prompts}" if every == 1 else f"{prompts} (one in {every}, spread over the benchmark)"
+    if not result.get("classifier_in_score", True):
+        path = "live features and retrieval; its score is the neighbours' vote (w = 1), so the classifier is not run"
+    else:
+        path = f"live features, retrieval, classifier{' through ' + result['inference_backend'] if 'inference_backend' in result else ''}"
     return [
         "## Serving check (rule `serving_check`, `ragrouter route`)",
         "",
         f"`{result['router']}` loaded from its checkpoint routes {prompts} from raw",
-        f"text (live features, retrieval, classifier{' through ' + result['inference_backend'] if 'inference_backend' in result else ''}) at {result['prompts_per_s']:.1f} prompts/s on {result['threads']} CPU threads",
+        f"text ({path}) at {result['prompts_per_s']:.1f} prompts/s on {result['threads']} CPU threads",
         f"(goal: >= 100; {100 * result['features_time_share']:.0f}% of the time computes the query vectors). Threshold {result['threshold']:.4f}, calibrated for {result['strong_percent_target']:g}% strong calls on",
         f"{result['calibration_prompts']:,} validation prompts of the corpus, sends {result['benchmark_strong_percent']:.1f}% of the benchmark to",
         f"the strong model. Largest difference from the workflow's score file: {result['max_abs_diff_vs_workflow_scores']:.2e}.",
@@ -434,6 +438,12 @@ def agreement_section(agreement_json: str, configured: str, validation: dict[str
         f"fast default: Spearman >= {FAST_PATH_BAR['spearman']} and |ΔAPGR| <= {FAST_PATH_BAR['apgr_diff']} on every benchmark: {verdicts}.",
         f"The tables come from the configured path, `inference_backend: {configured}`"
         + (f" (this checkpoint scores in {result['checkpoint_dtype']}; the reference here is it cast to float32)." if result["checkpoint_dtype"] != "float32" else "."),
+        *(
+            ["This checkpoint's score is its neighbours' vote (w = 1): the classifier is not run, so the paths agree by construction",
+             "and their speeds differ by noise alone. The per-checkpoint table below tests the classifiers whose output counts."]
+            if not result.get("classifier_in_score", True)
+            else []
+        ),
         "",
         *markdown_table(table),
         "",

@@ -320,6 +320,11 @@ class RAGRouter(Router):
         self.features: FeatureTable | None = None
         self.feature_settings: dict[str, Any] | None = None  # `fusion.feature_settings` of its query vectors
 
+    @property
+    def classifier_in_score(self) -> bool:
+        """False when validation gave the classifier no weight (w = 1): the score is the vote alone."""
+        return self.kb is None or self.params["vote_weight"] != 1.0
+
     def use_backend(self, backend: str, threads: int | None = None) -> None:
         """The classifier's inference path (`BertClassifierRouter.use_backend`)."""
         self.classifier.use_backend(backend, threads)
@@ -332,7 +337,7 @@ class RAGRouter(Router):
             raise RuntimeError("RAGRouter: attach a FeatureTable (router.features) before scoring")
         # w = 1 (validation gave the classifier no weight): the score is the vote, so the classifier
         # and its RAG prompts are skipped; (1 - 1) * classifier + vote would equal it exactly
-        vote_only = self.kb is not None and self.params["vote_weight"] == 1.0
+        vote_only = not self.classifier_in_score
         inputs = query_inputs(self.kb, prompts, self.features, self.params, tokenizer=self.classifier.tokenizer, max_tokens=self.classifier.max_length, with_texts=not vote_only)
         if vote_only:
             scores = inputs.vote
