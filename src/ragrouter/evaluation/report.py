@@ -430,20 +430,18 @@ def agreement_section(agreement_json: str, configured: str, validation: dict[str
         }
     )
     verdicts = ", ".join(f"`{b}` {'meets' if ok else 'misses'} it" for b, ok in passes.items())
+    if result.get("classifier_in_score", True):
+        speeds = "prompts/s include retrieval and the RAG prompts"
+    else:
+        speeds = "its score is the neighbours' vote (w = 1), so the classifier is not run: the paths agree by construction and prompts/s time the cached query vectors' lookup and retrieval alone (the per-checkpoint table below tests the classifiers whose output counts)"
     return [
         "## Fast inference paths (rule `inference_agreement`)",
         "",
         f"`{result['router']}` (seed 0) scores every benchmark through the float32 torch path and through ONNX Runtime",
-        f"(float32, and int8 weights), on {result['threads']} threads; prompts/s include retrieval and the RAG prompts. The bar for a",
+        f"(float32, and int8 weights), on {result['threads']} threads; {speeds}. The bar for a",
         f"fast default: Spearman >= {FAST_PATH_BAR['spearman']} and |ΔAPGR| <= {FAST_PATH_BAR['apgr_diff']} on every benchmark: {verdicts}.",
         f"The tables come from the configured path, `inference_backend: {configured}`"
         + (f" (this checkpoint scores in {result['checkpoint_dtype']}; the reference here is it cast to float32)." if result["checkpoint_dtype"] != "float32" else "."),
-        *(
-            ["This checkpoint's score is its neighbours' vote (w = 1): the classifier is not run, so the paths agree by construction",
-             "and their speeds differ by noise alone. The per-checkpoint table below tests the classifiers whose output counts."]
-            if not result.get("classifier_in_score", True)
-            else []
-        ),
         "",
         *markdown_table(table),
         "",
