@@ -41,7 +41,7 @@ def smollm2_dir(tmp_path_factory) -> str:
 
 @pytest.fixture(autouse=True)
 def loguru_sink_follows_stderr():
-    """A CLI test's `configure_logging` binds loguru to pytest's capture stream of that test, which is
+    """A CLI test's `setup_logging` binds loguru to pytest's capture stream of that test, which is
     closed afterwards; later tests' warnings would then fail to print. Rebind to whatever stderr is."""
     yield
     from loguru import logger

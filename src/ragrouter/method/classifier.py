@@ -335,9 +335,7 @@ class RAGRouter(Router):
             return np.empty(0, dtype=np.float64)
         if self.features is None:
             raise RuntimeError("RAGRouter: attach a FeatureTable (router.features) before scoring")
-        # w = 1 (validation gave the classifier no weight): the score is the vote, so the classifier
-        # and its RAG prompts are skipped; (1 - 1) * classifier + vote would equal it exactly
-        vote_only = not self.classifier_in_score
+        vote_only = not self.classifier_in_score  # skips the classifier: (1 - 1) * classifier + vote is the vote exactly
         inputs = query_inputs(self.kb, prompts, self.features, self.params, tokenizer=self.classifier.tokenizer, max_tokens=self.classifier.max_length, with_texts=not vote_only)
         if vote_only:
             scores = inputs.vote
