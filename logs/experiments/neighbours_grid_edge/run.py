@@ -2,7 +2,8 @@
 vote keep improving below the grid's edge? The committed full variant's knowledge base and query
 vectors (the three-seed run's checkout), its 1,033 validation rows, the per-task mean as config.yaml
 chooses; K = 1..8, the vote alone and blended with the words prior's percentile, a as in config.yaml's
-grid (the prior here is the validation rows' own log word count, the direction the fitted prior takes).
+grid (the prior here is the validation rows' own log word count, the direction the fitted prior takes;
+percentiles as the router computes them, `reference_quantiles` of the validation values).
 No benchmark prompt is read.
 
 Usage: python logs/experiments/neighbours_grid_edge/run.py RUN_CHECKOUT LOG
@@ -19,7 +20,7 @@ from loguru import logger
 
 from ragrouter.common.io import setup_logging
 from ragrouter.evaluation.validation import ValidationSet
-from ragrouter.method.classifier import FeatureTable, neighbour_vote
+from ragrouter.method.classifier import FeatureTable, neighbour_vote, percentile, reference_quantiles
 from ragrouter.method.knowledge_base import KnowledgeBase
 
 run = Path(sys.argv[1])
@@ -33,14 +34,9 @@ ids, _ = kb.search(vectors, 8)
 words = np.log1p(np.array([len(p.split()) for p in validation["prompt"]], dtype=np.float64))
 
 
-def rank(values: np.ndarray) -> np.ndarray:
-    """Each value's share of validation values at or below it (ties share their top rank)."""
-    return np.searchsorted(np.sort(values), values, side="right") / len(values)
-
-
 for k in range(1, 9):
     vote = neighbour_vote(kb, ids[:, :k])
-    blends = {a: val.auc((1 - a) * rank(vote) + a * rank(words), "per_task") for a in (0.0, 0.25, 0.5, 0.75)}
+    blends = {a: val.auc((1 - a) * percentile(vote, reference_quantiles(vote)) + a * percentile(words, reference_quantiles(words)), "per_task") for a in (0.0, 0.25, 0.5, 0.75)}
     best = max(blends, key=lambda a: (round(blends[a], 4), -a))
     logger.info(f"K = {k}: vote per-task {blends[0.0]:.4f}, per-source {val.auc(vote, 'per_source'):.4f}; with the words prior by a "
                 f"{({a: round(v, 4) for a, v in blends.items()})}: best a = {best}, {blends[best]:.4f}")

@@ -359,12 +359,15 @@ def ragrouter_choices_section(log_dir: str | Path, variants: Sequence[str], name
     ]
 
 
+VOTE_ONLY = "its score is the neighbours' vote (w = 1), so the classifier is not run"  # `RAGRouter.classifier_in_score` False
+
+
 def serving_section(serving_json: str) -> list[str]:
     result = json.loads(Path(serving_json).read_text())
     every, prompts = result.get("every", 1), f"{result['benchmark_prompts']:,} `{result['benchmark']}` prompts"
     prompts = f"the {prompts}" if every == 1 else f"{prompts} (one in {every}, spread over the benchmark)"
     if not result.get("classifier_in_score", True):
-        path = "live features and retrieval; its score is the neighbours' vote (w = 1), so the classifier is not run"
+        path = f"live features and retrieval; {VOTE_ONLY}"
     else:
         path = f"live features, retrieval, classifier{' through ' + result['inference_backend'] if 'inference_backend' in result else ''}"
     return [
@@ -433,7 +436,7 @@ def agreement_section(agreement_json: str, configured: str, validation: dict[str
     if result.get("classifier_in_score", True):
         speeds = "prompts/s include retrieval and the RAG prompts"
     else:
-        speeds = "its score is the neighbours' vote (w = 1), so the classifier is not run: the paths agree by construction and prompts/s time the cached query vectors' lookup and retrieval alone (the per-checkpoint table below tests the classifiers whose output counts)"
+        speeds = f"{VOTE_ONLY}: the paths agree by construction and prompts/s time the cached query vectors' lookup and retrieval alone (the per-checkpoint table below tests the classifiers whose output counts)"
     return [
         "## Fast inference paths (rule `inference_agreement`)",
         "",
@@ -550,12 +553,11 @@ def build_report(
     jobs = job_times(benchmark_dir, job_names)
     times = rule_times(jobs)
     stretches = busy_stretches(log_intervals(Path(benchmark_dir).parent, job_names))
+    parts = "; ".join(f"{(b - a).total_seconds() / 60:.1f} minutes ({a} to {b} UTC)" for a, b in stretches)
     wall = []
     if len(stretches) == 1:
-        (start, end), = stretches
-        wall = [f"Wall clock from the first to the last line of the per-rule logs (`logs/<rule>/`): {(end - start).total_seconds() / 60:.1f} minutes ({start} to {end} UTC).", ""]
+        wall = [f"Wall clock from the first to the last line of the per-rule logs (`logs/<rule>/`): {parts}.", ""]
     elif stretches:
-        parts = "; ".join(f"{(b - a).total_seconds() / 60:.1f} minutes ({a} to {b} UTC)" for a, b in stretches)
         wall = [
             (
                 f"The per-rule logs (`logs/<rule>/`) come from {len(stretches)} invocations (no job logged for over {IDLE_GAP_MINUTES:.0f} minutes "

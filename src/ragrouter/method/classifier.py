@@ -252,6 +252,11 @@ def structure_prior(prior: dict[str, Any], statistics: np.ndarray) -> np.ndarray
     return ((statistics[:, columns].astype(np.float64) - prior["mean"]) / prior["std"]) @ np.asarray(prior["coef"])
 
 
+def reference_quantiles(values: np.ndarray) -> list[float]:
+    """The `PERCENTILES` quantiles of the reference (validation) values that `percentile` maps onto."""
+    return np.quantile(values, np.linspace(0, 1, PERCENTILES)).tolist()
+
+
 def percentile(values: np.ndarray, quantiles: Sequence[float]) -> np.ndarray:
     """Where each value lies among the reference values whose `PERCENTILES` quantiles are given (0-1)."""
     return np.interp(values, quantiles, np.linspace(0.0, 1.0, len(quantiles)))
@@ -270,12 +275,11 @@ def choose_prior(
 ) -> tuple[float, dict[str, Any] | None]:
     """(a, prior) of the grids with the best validation ROC-AUC of the blended score (ties: the smaller
     a, then the earlier statistics); (0, None) when a = 0 wins. The percentiles are the validation rows'."""
-    quantile = lambda v: np.quantile(v, np.linspace(0, 1, PERCENTILES)).tolist()
     best, chosen = (-np.inf, 0.0), (0.0, None)
     for names in statistics_grid:
         prior = fit_structure_prior(train_statistics, labels, tasks, names)
         val_prior = structure_prior(prior, val_statistics)
-        prior["quantiles"] = {"score": quantile(scores), "prior": quantile(val_prior)}
+        prior["quantiles"] = {"score": reference_quantiles(scores), "prior": reference_quantiles(val_prior)}
         aucs = {float(a): val.auc(blend_prior(scores, val_prior, float(a), prior["quantiles"]), metric) for a in sorted(weight_grid)}
         logger.info(f"ragrouter: structure prior on {list(names)} (coefficients {np.round(prior['coef'], 3).tolist()}): validation ROC-AUC ({metric}) of (1 - a) * score + a * prior {({a: round(v, 4) for a, v in aucs.items()})}")
         for a, auc in aucs.items():
