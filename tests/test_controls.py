@@ -29,6 +29,7 @@ def _corpus() -> pl.DataFrame:
         label = int(hard) if rng.random() > 0.1 else int(not hard)
         rows.append(
             {
+                "id": f"{i:03d}",
                 "prompt": f"{'maths integral equation' if hard else 'hello friend greeting'} {i % 7}",
                 "label": label,
                 "source": "s1" if i % 3 else "s2",
@@ -50,6 +51,14 @@ def test_knn_scores_by_the_neighbours_labels_and_chooses_k_on_validation(tmp_pat
     assert np.array_equal(reloaded.strong_win_rates(["maths integral equation 3"]), scores[:1])
     with pytest.raises(ValueError, match=r"knn: unknown parameter\(s\) \['neighbours'\]"):
         knn.train(corpus, pl.DataFrame(), HashEncoder(), {"neighbours": 3}, 0)
+
+
+def test_a_routers_own_cap_trains_it_on_a_seeded_sample_per_source(tmp_path):
+    corpus = _corpus()
+    capped = {seed: train_router("knn", corpus, pl.DataFrame(), {"k": [1], "max_train_rows_per_source": 10}, seed, tmp_path, HashEncoder()) for seed in (0, 1)}
+    assert len(capped[0].labels) == len(capped[1].labels) == 20  # 2 sources x 10 of their 64 / 32 train rows
+    assert not np.array_equal(capped[0].train_embeddings, capped[1].train_embeddings)
+    assert len(train_router("knn", corpus, pl.DataFrame(), {"k": [1]}, 0, tmp_path, HashEncoder()).labels) == 96
 
 
 def test_control_score_files_pass_the_metrics_checks(tmp_path):

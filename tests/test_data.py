@@ -220,6 +220,21 @@ def test_train_cap_is_a_seeded_sample_per_source_that_keeps_validation(data_dir)
     assert C.cap_train_rows(split, battles, None, 0)[0].equals(split)
 
 
+def test_per_source_sample_keeps_row_order_and_is_what_the_corpus_cap_keeps(data_dir):
+    """A fine-tuned router's `max_train_rows_per_source` draws the rows the corpus cap would, in order."""
+    corpus, battles = C.build_corpus(data_dir, ["arena-bench-v1", "routerbench-zs"])
+    split = C.assign_split(corpus, C.validation_prompts(corpus, 0.1, 0))
+    train = split.filter(pl.col("split") == "train")
+    sampled = C.sample_per_source(train, 30, 4)
+    assert sampled["source"].value_counts().sort("source")["count"].to_list() == [30, 30]
+    assert sampled["id"].to_list() == sorted(sampled["id"].to_list(), key=train["id"].to_list().index)
+    capped = C.cap_train_rows(split, battles, 30, 4)[0]
+    assert sampled["id"].to_list() == capped.filter(pl.col("split") == "train")["id"].to_list()
+    assert C.sample_per_source(train, None, 4).equals(train)
+    with pytest.raises(ValueError, match="no 'source' column"):
+        C.sample_per_source(train.drop("source"), 30, 4)
+
+
 def test_balance_within_source_or_task_removes_that_signal_from_the_training_labels():
     import numpy as np
 

@@ -36,6 +36,7 @@ from loguru import logger
 from pydantic import Field
 
 from ragrouter.data.benchmarks import STRONG_MODEL, WEAK_MODEL
+from ragrouter.data.decontaminate import EvalIndex, decontaminate
 from ragrouter.data.records import EmptyIsNone, FiniteFloat, NonBlank, QuestionId, Record, checked, csv_rows, json_array_rows, jsonl_rows
 from ragrouter.data.sources import DataError, tasks_of
 
@@ -366,22 +367,30 @@ def assign_split(table: pl.DataFrame, validation: set[str]) -> pl.DataFrame:
     )
 
 
+def sample_per_source(rows: pl.DataFrame, max_rows: int | None, seed: int) -> pl.DataFrame:
+    """A seeded random sample of at most `max_rows` rows of each source, in their order (all rows when
+    `max_rows` is None). A source's file order groups its sub-datasets, so the first N would not do."""
+    if not max_rows:
+        return rows
+    if "source" not in rows.columns:
+        raise ValueError(f"max_train_rows_per_source: the rows have no 'source' column (columns {rows.columns})")
+    indexed, keep = rows.with_row_index("_row"), []
+    for source in sorted(rows["source"].unique().to_list()):
+        index = indexed.filter(pl.col("source") == source)["_row"].to_list()
+        keep += index if len(index) <= max_rows else [index[i] for i in random.Random(f"{seed}:{source}").sample(range(len(index)), max_rows)]
+    return rows[sorted(keep)]
+
+
 def cap_train_rows(corpus: pl.DataFrame, battles: pl.DataFrame, max_rows: int | None, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """A seeded random sample of at most `max_rows` train rows per source (CPU-budget configs; a
-    source's file order groups its sub-datasets, so the first N would not do), and only the battles
-    on prompts still in the corpus. Validation rows are all kept: the split is drawn from every row
-    first, so a cap changes what is trained on, never what choices are scored on."""
+    """At most `max_rows` train rows per source (`sample_per_source`), and only the battles on prompts
+    still in the corpus. Validation rows are all kept: the split is drawn from every row first, so a
+    cap changes what is trained on, never what choices are scored on."""
     if not max_rows:
         return corpus, battles
-    parts = [corpus.filter(pl.col("split") != "train")]
-    for source in sorted(corpus["source"].unique().to_list()):
-        rows = corpus.filter((pl.col("split") == "train") & (pl.col("source") == source))
-        if rows.height > max_rows:
-            rows = rows[sorted(random.Random(f"{seed}:{source}").sample(range(rows.height), max_rows))]
-        parts.append(rows)
-    capped = pl.concat(parts).sort("id")
+    train = sample_per_source(corpus.filter(pl.col("split") == "train"), max_rows, seed)
+    capped = pl.concat([corpus.filter(pl.col("split") != "train"), train]).sort("id")
     logger.info(f"cap: at most {max_rows} train rows per source: {corpus.height} rows -> {capped.height}")
-    return capped, battles.filter(pl.col("prompt").is_in(capped["prompt"].unique().to_list()))
+    return capped, battles.filter(pl.col("prompt").is_in(capped["prompt"].unique().to_list())) if battles.height else battles
 
 
 def balance_within(corpus: pl.DataFrame, seed: int, within: str = "source") -> pl.DataFrame:
@@ -435,6 +444,28 @@ def grade_train_rows(corpus: pl.DataFrame, graded: pl.DataFrame) -> pl.DataFrame
         f"({counts['flipped'].item()} of them change label); validation keeps the pair's labels"
     )
     return out.drop("_graded_score", "_graded_label")
+
+
+def prepare_corpus(data_root: Path, cfg: dict, evaluation_prompts: list[str], judge=None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The shared training corpus and battles as rule build_corpus writes them, from config `corpus:`
+    (`cfg`): built, decontaminated against `evaluation_prompts`, split, graded, capped, balanced. The
+    order matters: the validation split is drawn from every row before any train row is graded,
+    capped or dropped, so those choices never change what validation scores."""
+    corpus, battles = build_corpus(data_root, cfg["sources"], judge=judge)
+    if judge is not None:
+        logger.info(f"judge: {judge.stats}")
+    logger.info(f"raw corpus: {corpus.height} rows; battles: {battles.height}")
+    index = EvalIndex(evaluation_prompts, n=cfg["ngram"])
+    corpus, battles = decontaminate(corpus, index, "corpus"), decontaminate(battles, index, "battles")
+    validation = validation_prompts(corpus, cfg["validation_fraction"], cfg["split_seed"])
+    corpus, battles = assign_split(corpus, validation), assign_split(battles, validation)
+    if cfg.get("labels", "pair") == "graded":
+        graded_sources = [s for s in cfg["sources"] if isinstance(s, str) and s in GRADED_SOURCES]
+        corpus = grade_train_rows(corpus, build_corpus(data_root, graded_sources, "graded")[0])
+    corpus, battles = cap_train_rows(corpus, battles, cfg.get("max_train_rows_per_source"), cfg["split_seed"])
+    if cfg.get("balance", "none") != "none":
+        corpus = balance_within(corpus, cfg["split_seed"], cfg["balance"].removeprefix("within_"))
+    return corpus, battles
 
 
 def label_summary(corpus: pl.DataFrame) -> pl.DataFrame:

@@ -18,6 +18,7 @@ from loguru import logger
 from ragrouter.common.embeddings import CachedEncoder, PooledEncoder, SentenceEncoder, load_embeddings
 from ragrouter.common.io import atomic_dir
 from ragrouter.common.seeding import seed_everything
+from ragrouter.data.corpus import cap_train_rows
 from ragrouter.routers.base import Router
 from ragrouter.routers.kinds import BACKBONE_KINDS, CHECKPOINT_KINDS, router_module
 
@@ -47,6 +48,11 @@ def train_router(
     model_dir: str | Path,
     encoder: CachedEncoder | None = None,
 ) -> Router:
+    """`params` may hold `max_train_rows_per_source` (any kind): the router trains on a seeded sample
+    of at most that many train rows per source (`data.corpus.cap_train_rows`, the training seed), where
+    its validation learning curve shows that more rows cost it nothing."""
+    params = dict(params)
+    corpus, battles = cap_train_rows(corpus, battles, params.pop("max_train_rows_per_source", None), seed)
     seed_everything(seed)
     logger.info(f"training {kind} (seed {seed}) on {corpus.filter(pl.col('split') == 'train').height} train / {corpus.filter(pl.col('split') == 'validation').height} validation rows, {battles.height} battles; params {params}")
     module = importlib.import_module(router_module(kind))
