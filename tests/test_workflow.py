@@ -155,6 +155,10 @@ def test_tiny_workflow_runs_every_rule(tmp_path, data_dir, smollm2_dir):
         assert "score_onnx_int8" in pl.read_parquet(tmp_path / f"results/validation/{router}/seed-0.parquet").columns
         assert re.search(r"scoring with onnx(_int8)?\n", (tmp_path / f"logs/{'score_router/bert' if router == 'bert' else 'score_ragrouter/' + router.removeprefix('ragrouter_')}/seed-0.log").read_text())
     assert "read from the lower states of 50 prompts" in (tmp_path / "logs/score_router/causal_llm/seed-0.log").read_text()  # freeze_input_embeddings
+    assert "cap: at most 20 train rows per source" in (tmp_path / "logs/train_router/knn/seed-0.log").read_text()  # a router's own cap
+    ragrouter_log = (tmp_path / "logs/train_ragrouter/aug-on_sample-on_feat-on_rag-on/seed-0.log").read_text()
+    sampled, trained = (int(re.search(pattern, ragrouter_log)[1]) for pattern in (r"ragrouter: (\d+) training and", r"bert: (\d+) train rows"))
+    assert trained < sampled and trained <= 30 * 5  # the classifier's cap: at most 30 of each source's sampled rows
     report = (tmp_path / "results/REPORT.md").read_text()
     for table in config["tables"]:  # every table has its figure, and REPORT.md shows it
         assert (tmp_path / f"results/plots/tables/{table}.png").read_bytes()[:4] == b"\x89PNG" and f"(plots/tables/{table}.png)" in report
