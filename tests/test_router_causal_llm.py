@@ -154,6 +154,7 @@ def test_save_load_round_trip(trained, tmp_path):
     assert loaded.system_message == TEST_PARAMS["system_message"]
     np.testing.assert_allclose(loaded.strong_win_rates(prompts), trained.strong_win_rates(prompts), atol=1e-6)
     check_checkpoint_settings(path, "causal_llm", TEST_PARAMS)
+    check_checkpoint_settings(path, "causal_llm", {**TEST_PARAMS, "max_train_rows_per_source": 10})  # a training-only param of every kind
     with pytest.raises(ValueError, match="system_message: trained with .*, configured 'Be brief.'"):
         check_checkpoint_settings(path, "causal_llm", {**TEST_PARAMS, "system_message": "Be brief."})
 

@@ -23,6 +23,7 @@ from ragrouter.routers.base import Router
 from ragrouter.routers.kinds import BACKBONE_KINDS, CHECKPOINT_KINDS, router_module
 
 CHECKPOINT = "router.pkl"
+TRAIN_CAP = "max_train_rows_per_source"  # a param of every router kind, applied here (`train_router`)
 
 
 def make_encoder(model_dir: str | Path, embedding_files: Sequence[str | Path], settings: dict | None = None) -> CachedEncoder:
@@ -52,7 +53,7 @@ def train_router(
     of at most that many train rows per source (`data.corpus.cap_train_rows`, the training seed), where
     its validation learning curve shows that more rows cost it nothing."""
     params = dict(params)
-    corpus, battles = cap_train_rows(corpus, battles, params.pop("max_train_rows_per_source", None), seed)
+    corpus, battles = cap_train_rows(corpus, battles, params.pop(TRAIN_CAP, None), seed)
     seed_everything(seed)
     logger.info(f"training {kind} (seed {seed}) on {corpus.filter(pl.col('split') == 'train').height} train / {corpus.filter(pl.col('split') == 'validation').height} validation rows, {battles.height} battles; params {params}")
     module = importlib.import_module(router_module(kind))
@@ -94,7 +95,7 @@ def check_checkpoint_settings(out_dir: str | Path, kind: str, params: dict) -> N
         return
     meta_path = Path(out_dir) / "router.json"
     saved = json.loads(meta_path.read_text())
-    expected = importlib.import_module(BACKBONE_KINDS[kind]).expected_settings(params)
+    expected = importlib.import_module(BACKBONE_KINDS[kind]).expected_settings({k: v for k, v in params.items() if k != TRAIN_CAP})
     wrong = {k: (saved.get(k), v) for k, v in expected.items() if saved.get(k) != v}
     if wrong:
         detail = "; ".join(f"{k}: trained with {was!r}, configured {now!r}" for k, (was, now) in wrong.items())
