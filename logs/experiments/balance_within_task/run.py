@@ -24,8 +24,7 @@ from loguru import logger
 
 from ragrouter.common.embeddings import SentenceEncoder
 from ragrouter.common.io import setup_logging
-from ragrouter.data.corpus import assign_split, balance_within, build_corpus, cap_train_rows, grade_train_rows, validation_prompts
-from ragrouter.data.decontaminate import EvalIndex, decontaminate
+from ragrouter.data.corpus import balance_within, cap_train_rows, prepare_corpus
 from ragrouter.evaluation.diagnostics import strong_needed
 from ragrouter.evaluation.validation import ValidationSet, roc_auc
 from ragrouter.routers.knn import KNNRouter
@@ -33,12 +32,11 @@ from ragrouter.routers.knn import KNNRouter
 run = Path(sys.argv[1])
 setup_logging(sys.argv[2])
 torch.set_num_threads(2)
-root, sources = run / "resources/data", ["routerbench-zs", "routerdc-7models", "alpaca-eval", "arena-bench-v1", "gpt4_dataset"]
-corpus, battles = build_corpus(root, sources)
-corpus = decontaminate(corpus, EvalIndex(pl.read_parquet(run / "resources/benchmarks/evaluation_prompts.parquet")["prompt"].to_list(), n=13), "corpus")
-validation = validation_prompts(corpus, 0.1, 0)
-corpus, battles = assign_split(corpus, validation), assign_split(battles, validation)
-corpus = grade_train_rows(corpus, build_corpus(root, sources, "graded")[0])
+corpus, battles = prepare_corpus(
+    run / "resources/data",
+    {"sources": ["routerbench-zs", "routerdc-7models", "alpaca-eval", "arena-bench-v1", "gpt4_dataset"], "ngram": 13, "validation_fraction": 0.1, "split_seed": 0, "labels": "graded"},
+    pl.read_parquet(run / "resources/benchmarks/evaluation_prompts.parquet")["prompt"].to_list(),
+)  # decontaminated, split, graded; the cap and the balance follow below
 val_rows = corpus.filter(pl.col("split") == "validation")
 val = ValidationSet.of(val_rows)
 encoder = SentenceEncoder(str(run / "resources/models/encoder"), max_length=128, batch_size=64)
