@@ -9,7 +9,7 @@ from ragrouter.common.workflow_config import WorkflowConfig
 from ragrouter.data.sources import datasets, resolve_data_dir
 from ragrouter.method.augment.params import JUDGE_CACHE_DIR
 from ragrouter.method.variants import FULL as FULL_RAGROUTER, VARIANT_RE
-from ragrouter.routers.kinds import BACKBONE_KINDS, CORPUS_KINDS, RELEASED_KINDS, router_module, uses_embeddings
+from ragrouter.routers.kinds import BACKBONE_KINDS, CORPUS_KINDS, LOWER_STATE_PARAMS, RELEASED_KINDS, router_module, uses_embeddings
 
 
 # `--config seeds=[0]` arrives as strings (Snakemake reads command-line lists with YAML's BaseLoader)

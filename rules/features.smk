@@ -31,7 +31,7 @@ rule causal_lower_states:
     output:
         directory("resources/lower_states/{router}/{benchmark}"),
     params:
-        params=lambda wildcards: config["routers"][wildcards.router].get("params", {}),
+        params=lambda wildcards: {k: v for k, v in config["routers"][wildcards.router].get("params", {}).items() if k in LOWER_STATE_PARAMS},
     threads: config["job_threads"]
     log:
         "logs/causal_lower_states/{router}/{benchmark}.log",

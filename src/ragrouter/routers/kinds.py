@@ -29,6 +29,10 @@ BACKBONE_KINDS = {"bert": "ragrouter.routers.bert_classifier", "causal_llm": "ra
 # (the BERT router records "bert", as its config kind; "bert_classifier" is the name it used to record)
 CHECKPOINT_KINDS = {**BACKBONE_KINDS, "bert_classifier": BACKBONE_KINDS["bert"], "ragrouter": "ragrouter.method.classifier"}
 # RouteLLM's released routers (config `released_routers`, scored through `routellm`'s own classes)
+# The causal LLM params its frozen lower layers' states depend on (`causal_llm.write_lower_states`):
+# rule causal_lower_states sees only these, so a training-only change (a cap, the learning rate)
+# does not recompute them.
+LOWER_STATE_PARAMS = ("freeze_input_embeddings", "train_layers", "system_message", "max_query_tokens", "truncation", "eval_batch_size")
 RELEASED_KINDS = ("mf", "bert", "causal_llm", "sw_ranking")
 
 
