@@ -198,6 +198,9 @@ def test_save_load_round_trip(model, tmp_path, nlp):
     again = FusionEncoder.load(tmp_path, nlp=nlp)
     np.testing.assert_allclose(again.encode(ODD, progress=False), model.encode(ODD, progress=False), atol=1e-6)
     assert not any(k.startswith("_encoder") for k in again.state_dict())
+    first = (tmp_path / "fusion.pt").read_bytes()
+    model.save(tmp_path)
+    assert (tmp_path / "fusion.pt").read_bytes() == first  # same weights, same bytes (checksums compare runs)
 
 
 def test_mean_pooled_semantic_is_the_sentence_embedding(encoder_dir):

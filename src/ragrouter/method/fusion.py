@@ -421,8 +421,10 @@ class FusionEncoder(nn.Module):
         from ragrouter.common.io import atomic_path, write_json
 
         out_dir = Path(out_dir)
-        with atomic_path(out_dir / "fusion.pt") as tmp:
-            torch.save({k: v.cpu() for k, v in self.state_dict().items()}, tmp)
+        # through a file object: torch.save names the archive's folder after a path, so saving to the
+        # random temporary name made equal weights differ byte for byte between runs
+        with atomic_path(out_dir / "fusion.pt") as tmp, open(tmp, "wb") as file:
+            torch.save({k: v.cpu() for k, v in self.state_dict().items()}, file)
         write_json({**self.config, "encoder_dir": self.encoder_dir}, out_dir / "fusion.json")
 
     @classmethod
