@@ -89,6 +89,7 @@ def graded_score(scores: dict[str, float]) -> int:
 
 
 LABEL_SCHEMES = ("pair", "graded")
+TRAIN_CAP = "max_train_rows_per_source"  # the per-source cap's name: in the corpus config and in any router's params
 
 
 def preference_score(weak_win: float) -> int:
@@ -373,7 +374,7 @@ def sample_per_source(rows: pl.DataFrame, max_rows: int | None, seed: int) -> pl
     if not max_rows:
         return rows
     if "source" not in rows.columns:
-        raise ValueError(f"max_train_rows_per_source: the rows have no 'source' column (columns {rows.columns})")
+        raise ValueError(f"{TRAIN_CAP}: the rows have no 'source' column (columns {rows.columns})")
     indexed, keep = rows.with_row_index("_row"), []
     for source in sorted(rows["source"].unique().to_list()):
         index = indexed.filter(pl.col("source") == source)["_row"].to_list()
@@ -462,7 +463,7 @@ def prepare_corpus(data_root: Path, cfg: dict, evaluation_prompts: list[str], ju
     if cfg.get("labels", "pair") == "graded":
         graded_sources = [s for s in cfg["sources"] if isinstance(s, str) and s in GRADED_SOURCES]
         corpus = grade_train_rows(corpus, build_corpus(data_root, graded_sources, "graded")[0])
-    corpus, battles = cap_train_rows(corpus, battles, cfg.get("max_train_rows_per_source"), cfg["split_seed"])
+    corpus, battles = cap_train_rows(corpus, battles, cfg.get(TRAIN_CAP), cfg["split_seed"])
     if cfg.get("balance", "none") != "none":
         corpus = balance_within(corpus, cfg["split_seed"], cfg["balance"].removeprefix("within_"))
     return corpus, battles

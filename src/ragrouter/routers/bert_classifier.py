@@ -41,7 +41,7 @@ from ragrouter.common import finetuning as tu
 from ragrouter.common.io import atomic_dir, resolve_params
 from ragrouter.common.seeding import seed_everything
 from ragrouter.common.truncation import check_truncation, truncate_ids
-from ragrouter.data.corpus import sample_per_source
+from ragrouter.data.corpus import TRAIN_CAP, sample_per_source
 from ragrouter.evaluation.validation import ValidationSet
 from ragrouter.routers.base import Router
 
@@ -83,7 +83,7 @@ DEFAULTS: dict[str, Any] = {
     "max_train_examples": None,  # None: the whole train split; an int: a seeded random subset
     # at most this many train rows of each source (`data.corpus.sample_per_source`; None: all): RAGRouter
     # classifier's cap (the routers of `routers:` are capped by `registry.train_router`)
-    "max_train_rows_per_source": None,
+    TRAIN_CAP: None,
     "train_dtype": "auto",  # autocast dtype for training (fp32 master weights); auto: tu.concrete_dtype
     # Weights of the returned router: bfloat16 scores ~2x faster than float32 on AVX-512 CPUs
     # at the same validation ROC-AUC (seed 0: float32 0.7537, bfloat16 0.7540).
@@ -334,7 +334,7 @@ def train(corpus: pl.DataFrame, params: dict, seed: int, model_dir: str) -> Bert
     seed_everything(seed)
 
     train_rows, val_rows = tu.split_corpus(corpus, KIND)
-    train_rows = tu.subsample(sample_per_source(train_rows, p["max_train_rows_per_source"], seed), p["max_train_examples"], seed)
+    train_rows = tu.subsample(sample_per_source(train_rows, p[TRAIN_CAP], seed), p["max_train_examples"], seed)
     tu.log_sizes(KIND, train_rows, val_rows)
     logger.info(f"{KIND}: params {p}, seed {seed}, backbone {model_dir}, torch threads {torch.get_num_threads()}")
 

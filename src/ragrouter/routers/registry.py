@@ -18,12 +18,16 @@ from loguru import logger
 from ragrouter.common.embeddings import CachedEncoder, PooledEncoder, SentenceEncoder, load_embeddings
 from ragrouter.common.io import atomic_dir
 from ragrouter.common.seeding import seed_everything
-from ragrouter.data.corpus import cap_train_rows
+from ragrouter.data.corpus import TRAIN_CAP, cap_train_rows
 from ragrouter.routers.base import Router
 from ragrouter.routers.kinds import BACKBONE_KINDS, CHECKPOINT_KINDS, router_module
 
 CHECKPOINT = "router.pkl"
-TRAIN_CAP = "max_train_rows_per_source"  # a param of every router kind, applied here (`train_router`)
+
+
+def split_train_cap(params: dict) -> tuple[int | None, dict]:
+    """A router's `TRAIN_CAP` (a training-only param of every kind, applied by `train_router`) and its other params."""
+    return params.get(TRAIN_CAP), {k: v for k, v in params.items() if k != TRAIN_CAP}
 
 
 def make_encoder(model_dir: str | Path, embedding_files: Sequence[str | Path], settings: dict | None = None) -> CachedEncoder:
@@ -52,8 +56,8 @@ def train_router(
     """`params` may hold `max_train_rows_per_source` (any kind): the router trains on a seeded sample
     of at most that many train rows per source (`data.corpus.cap_train_rows`, the training seed), where
     its validation learning curve shows that more rows cost it nothing."""
-    params = dict(params)
-    corpus, battles = cap_train_rows(corpus, battles, params.pop(TRAIN_CAP, None), seed)
+    cap, params = split_train_cap(params)
+    corpus, battles = cap_train_rows(corpus, battles, cap, seed)
     seed_everything(seed)
     logger.info(f"training {kind} (seed {seed}) on {corpus.filter(pl.col('split') == 'train').height} train / {corpus.filter(pl.col('split') == 'validation').height} validation rows, {battles.height} battles; params {params}")
     module = importlib.import_module(router_module(kind))
@@ -95,7 +99,7 @@ def check_checkpoint_settings(out_dir: str | Path, kind: str, params: dict) -> N
         return
     meta_path = Path(out_dir) / "router.json"
     saved = json.loads(meta_path.read_text())
-    expected = importlib.import_module(BACKBONE_KINDS[kind]).expected_settings({k: v for k, v in params.items() if k != TRAIN_CAP})
+    expected = importlib.import_module(BACKBONE_KINDS[kind]).expected_settings(split_train_cap(params)[1])
     wrong = {k: (saved.get(k), v) for k, v in expected.items() if saved.get(k) != v}
     if wrong:
         detail = "; ".join(f"{k}: trained with {was!r}, configured {now!r}" for k, (was, now) in wrong.items())
