@@ -19,12 +19,15 @@ from ragrouter.method.classifier import (
     choose_vote_weight,
     family_exclusions,
     fit_structure_prior,
+    HELD_OUT,
     joined_features,
     neighbour_numbers,
     numeric_scaling,
     query_inputs,
     structure_prior,
     task_balanced_weights,
+    task_exclusions,
+    validation_rows,
 )
 from ragrouter.method.fusion import STRUCTURE_STATISTICS
 from ragrouter.method.knowledge_base import KnowledgeBase
@@ -189,6 +192,28 @@ def test_family_exclusions_hide_a_querys_parent_and_augmented_siblings():
     assert ids.tolist() == [[2]]  # the nearest entries are its own family: skipped
 
 
+def test_validation_rows_score_each_row_again_with_its_own_task_held_out_of_retrieval():
+    """Two tasks of routerdc-7models in a 64-cell IVF index probing 1 cell: a query of task A near A's
+    entries retrieves A's; its held-out copy retrieves only B's, every slot filled (all cells searched)."""
+    rng = np.random.default_rng(0)
+    vectors = np.concatenate([rng.normal(0, 0.01, (200, 2)), rng.normal(10, 0.01, (200, 2))]).astype(np.float32)
+    family = pl.DataFrame(
+        {"id": [f"routerdc-7models:arc_easy:{i}" for i in range(200)] + [f"routerdc-7models:mbpp:{i}#syn1" for i in range(200)],
+         "prompt": [f"a{i}" for i in range(200)] + [f"b{i}" for i in range(200)], "source": ["routerdc-7models"] * 400}
+    )
+    kb = KnowledgeBase.build(vectors, family["prompt"].to_list(), [0] * 200 + [1] * 200, [5] * 200 + [1] * 200, {"index": "ivf", "nlist": 8, "nprobe": 1, "use_gpu": False})
+    validation = pl.DataFrame({"id": ["routerdc-7models:arc_easy:900"], "prompt": ["a new"], "source": ["routerdc-7models"], "label": [0]})
+    assert [len(e) for e in task_exclusions(kb, validation, family)] == [200]
+    rows, exclude = validation_rows(validation, kb, family, "with_and_without_own_task")
+    assert rows["task"].to_list() == ["routerdc-7models/arc_easy", "routerdc-7models/arc_easy" + HELD_OUT] and exclude[0] == []
+    ids, _ = kb.search(np.zeros((2, 2), dtype=np.float32), 3, exclude)
+    assert (ids[0] < 200).all() and (ids[1] >= 200).all()  # own task, then only the other task's entries
+    assert validation_rows(validation, kb, family, "with_own_task") == (validation, [[]])
+    assert validation_rows(validation, None, family, "with_and_without_own_task") == (validation, None)
+    with pytest.raises(ValueError, match="validation_retrieval must be one of"):
+        validation_rows(validation, kb, family, "held_out")
+
+
 def test_weak_score_scheme_scores_probability_of_scores_1_to_3():
     assert [bc.class_of(s, "weak_score") for s in range(1, 6)] == [0, 1, 2, 3, 4]
     assert [bc.class_of(s) for s in range(1, 6)] == [0, 0, 0, 1, 2]
@@ -222,9 +247,12 @@ def test_trains_on_rag_prompts_with_feature_head_and_round_trips(minilm_dir, tmp
     train_rows = corpus.filter(pl.col("split") == "train")
     kb = KnowledgeBase.build(features(train_rows["prompt"].to_list()), train_rows["prompt"].to_list(), train_rows["label"].to_list(), train_rows["weak_score"].to_list(), {"use_gpu": False})
     validation = corpus.filter(pl.col("split") == "validation")
-    params = {"neighbours": [1, 2], "numeric_features": ["neighbours"], "prior_weight": [0.0, 0.5]}
+    # choices read each validation row twice (its one task held out the second time: no neighbours);
+    # the validation scores are the rows as served
+    params = {"neighbours": [1, 2], "numeric_features": ["neighbours"], "prior_weight": [0.0, 0.5], "validation_retrieval": "with_and_without_own_task"}
     router = train(train_rows, validation, kb, features, train_rows, params, TEST_PARAMS, 0, minilm_dir)
     assert router.params["neighbours"] in (1, 2) and router.classifier.feature_head is not None
+    assert len(router.validation_scores) == validation.height
     # the 2-d vector and the 4 neighbour numbers, standardised on the training rows
     assert router.classifier.feature_head.in_features == 2 + 4 and len(router.params["numeric_scaling"]["mean"]) == 4
     assert router.params["prior_weight"] in (0.0, 0.5)  # chosen on validation

@@ -82,7 +82,14 @@ DEFAULT_RAG_PARAMS: dict[str, Any] = {
     "prior_weight": 0.0,
     # the `STRUCTURE_STATISTICS` the prior reads; a list of lists is a grid chosen with prior_weight
     "prior_statistics": ["log_words"],
+    # what the validation rows retrieve (rag=on): "with_own_task", every KB entry but their own family
+    # (each row's task is in the KB); "with_and_without_own_task", each row scored twice, the second time
+    # with every KB entry of its own task held out, as for a task the KB lacks (a benchmark
+    # decontaminated out of every source); every choice (K, epoch, w, a) reads both, as separate strata
+    "validation_retrieval": "with_own_task",
 }
+VALIDATION_RETRIEVAL = ("with_own_task", "with_and_without_own_task")
+HELD_OUT = " (own task held out)"  # the task stratum of a validation row's held-out copy
 PERCENTILES = 101  # validation quantiles kept per blended score: enough to map any prompt's value to [0, 1]
 NEIGHBOUR_NUMBERS = ("mean_label", "mean_weak_score", "nearest_label", "mean_distance")
 
@@ -135,6 +142,37 @@ def family_exclusions(kb: KnowledgeBase, queries: pl.DataFrame, family_rows: pl.
             kb_ids_of_family.setdefault(fam, []).append(kb_id)
     own = kb.ids_with_text(queries["prompt"].to_list())
     return [sorted(set(o) | set(kb_ids_of_family.get(family(i), []))) for o, i in zip(own, queries["id"].to_list(), strict=True)]
+
+
+def task_exclusions(kb: KnowledgeBase, queries: pl.DataFrame, family_rows: pl.DataFrame) -> list[list[int]]:
+    """Per query (id, source), the KB ids of every entry of its own task (`task_of` the entry's family
+    row in `family_rows`): retrieval as for a task the knowledge base lacks."""
+    tasks_of_text: dict[str, set[str]] = {}
+    for prompt, task in zip(family_rows["prompt"].to_list(), tasks_of([family(i) for i in family_rows["id"]], family_rows["source"]), strict=True):
+        tasks_of_text.setdefault(prompt, set()).add(task)
+    kb_ids_of_task: dict[str, list[int]] = {}
+    for kb_id, text in enumerate(kb.texts):
+        for task in tasks_of_text.get(text, ()):
+            kb_ids_of_task.setdefault(task, []).append(kb_id)
+    return [kb_ids_of_task.get(task, []) for task in tasks_of([family(i) for i in queries["id"]], queries["source"])]
+
+
+def validation_rows(validation: pl.DataFrame, kb: KnowledgeBase | None, family_rows: pl.DataFrame, retrieval: str) -> tuple[pl.DataFrame, list[list[int]] | None]:
+    """The rows RAGRouter's choices are scored on, and what each must not retrieve (None without a KB).
+    "with_and_without_own_task" adds a `task` column (the per-task strata) and appends a copy of every
+    row whose task stratum is marked `HELD_OUT` and which retrieves nothing of its own task."""
+    if retrieval not in VALIDATION_RETRIEVAL:
+        raise ValueError(f"ragrouter rag: validation_retrieval must be one of {list(VALIDATION_RETRIEVAL)}, got {retrieval!r}")
+    if kb is None:
+        return validation, None
+    if retrieval == "with_own_task":
+        return validation, family_exclusions(kb, validation, family_rows)
+    if not {"id", "source"} <= set(validation.columns):
+        raise ValueError(f"ragrouter rag: validation_retrieval {retrieval!r} needs the validation rows' id and source (their task), got columns {validation.columns}")
+    rows = validation.with_columns(pl.Series("task", tasks_of([family(i) for i in validation["id"]], validation["source"]), dtype=pl.String))
+    exclude = family_exclusions(kb, rows, family_rows)
+    held_out = [sorted(set(f) | set(t)) for f, t in zip(exclude, task_exclusions(kb, rows, family_rows), strict=True)]
+    return pl.concat([rows, rows.with_columns(pl.col("task") + HELD_OUT)]), exclude + held_out
 
 
 def neighbour_vote(kb: KnowledgeBase, ids: np.ndarray) -> np.ndarray:
@@ -300,11 +338,11 @@ def _rag_texts(kb: KnowledgeBase, prompts: list[str], ids: np.ndarray, dist: np.
     return [rag_prompt(q if len(q) <= params["query_chars"] else q[: params["query_chars"]] + "…", nbs, params["neighbour_chars"]) for q, nbs in pairs]
 
 
-def choose_neighbours(kb: KnowledgeBase, vectors: np.ndarray, val: ValidationSet, grid: Sequence[int], metric: str = "pooled") -> int:
+def choose_neighbours(kb: KnowledgeBase, vectors: np.ndarray, val: ValidationSet, grid: Sequence[int], metric: str = "pooled", exclude: list[list[int]] | None = None) -> int:
     """K with the best validation ROC-AUC of the neighbours' mean strong label (the retrieval signal
     the classifier reads), chosen before any classifier is trained; ties go to the smaller K."""
 
-    ids, _ = kb.search(vectors, max(grid))
+    ids, _ = kb.search(vectors, max(grid), exclude)
     aucs = {k: val.auc(neighbour_vote(kb, ids[:, :k]), metric) for k in sorted(grid)}
     best = max(aucs, key=lambda k: (round(aucs[k], 4), -k))
     logger.info(f"ragrouter: validation ROC-AUC ({metric}) of the K-neighbour label vote {({k: round(v, 4) for k, v in aucs.items()})}; K = {best}")
@@ -408,6 +446,8 @@ def train(
     a list of `vote_weight` is a grid for w, chosen on validation after it (`choose_vote_weight`);
     a list of `prior_weight` is a grid for a, chosen last (`choose_prior`; feat=on only)."""
     p = resolve_params(DEFAULT_RAG_PARAMS, params, "ragrouter rag")
+    served = validation.height  # the rows as the router retrieves for them; the validation file's rows
+    validation, val_exclude = validation_rows(validation, kb, family_rows, p["validation_retrieval"])
     val = ValidationSet.of(validation)
     tokenizer, max_tokens = None, None
     if kb is not None and p["budget"] == "tokens":
@@ -416,10 +456,10 @@ def train(
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         max_tokens = resolve_params(bert_classifier.DEFAULTS, classifier_params, "ragrouter classifier")["max_length"]
     if kb is not None and isinstance(p["neighbours"], list):
-        p["neighbours"] = choose_neighbours(kb, features(validation["prompt"].to_list()), val, p["neighbours"], p["validation_metric"])
+        p["neighbours"] = choose_neighbours(kb, features(validation["prompt"].to_list()), val, p["neighbours"], p["validation_metric"], val_exclude)
     frames, inputs_of, p["numeric_scaling"] = {}, {}, None
     for split, part in (("train", rows), ("validation", validation)):
-        exclude = family_exclusions(kb, part, family_rows) if kb is not None else None
+        exclude = val_exclude if split == "validation" else family_exclusions(kb, part, family_rows) if kb is not None else None
         inputs = inputs_of[split] = query_inputs(kb, part["prompt"].to_list(), features, p, exclude, tokenizer, max_tokens)
         if split == "train" and inputs.numbers.shape[1]:
             p["numeric_scaling"] = numeric_scaling(inputs.numbers)
@@ -428,7 +468,7 @@ def train(
             pl.Series("prompt", inputs.texts), pl.Series("features", joined.tolist(), dtype=pl.List(pl.Float32)), pl.lit(split).alias("split"),
             # what validation_metric per_task stratifies by, and the structure prior balances within (an
             # augmented row `<id>#syn1` belongs to its parent's task)
-            *([pl.Series("task", tasks_of([family(i) for i in part["id"]], part["source"]))] if {"id", "source"} <= set(part.columns) else []),
+            *([part["task"]] if "task" in part.columns else [pl.Series("task", tasks_of([family(i) for i in part["id"]], part["source"]))] if {"id", "source"} <= set(part.columns) else []),
         )
         if split == "validation" and inputs.numbers.shape[1] and validation.height:
             logger.info("ragrouter: validation ROC-AUC (per source) of each number alone: " + ", ".join(f"{name} {val.auc(inputs.numbers[:, j], 'per_source'):.3f}" for j, name in enumerate(inputs.names)))
@@ -461,6 +501,6 @@ def train(
     router = RAGRouter(classifier, kb, p)
     router.features = features
     # as the training rows, the validation rows never retrieved their own text or family
-    router.validation_scores = val_scores
+    router.validation_scores = val_scores[:served]
     return router
 

@@ -138,10 +138,22 @@ class KnowledgeBase:
         if n == 0 or want == 0:
             return out_ids, out_dist
         dist, ids = self.index.search(x, want)
+        short = []
         for i in range(n):
             keep = [(j, d) for j, d in zip(ids[i], dist[i], strict=True) if j >= 0 and int(j) not in excluded[i]][:k]
             for slot, (j, d) in enumerate(keep):
                 out_ids[i, slot], out_dist[i, slot] = j, d
+            if len(keep) < min(k, len(self) - len(excluded[i])) and excluded[i]:
+                short.append(i)
+        if short and getattr(self.index, "nprobe", None) is not None and self.index.nprobe < self.index.nlist:
+            # a long exclusion list (a whole task held out) can empty every probed IVF cell: those
+            # queries search every cell, so their K slots fill as they would in an exact index
+            probed, self.index.nprobe = self.index.nprobe, self.index.nlist
+            try:
+                refilled, refilled_dist = self.search(x[short], k, [sorted(excluded[i]) for i in short])
+            finally:
+                self.index.nprobe = probed
+            out_ids[short], out_dist[short] = refilled, refilled_dist
         return out_ids, out_dist
 
     def ids_with_text(self, texts: Sequence[str]) -> list[list[int]]:
