@@ -4,7 +4,7 @@ run's checkout; per-task mean ROC-AUC of the vote with and without excluding the
 retrieval, K = 1..6, alone and blended with the log word count's percentile as the structure prior
 is (a as in config.yaml's grid, 1: the words alone). No benchmark prompt is read.
 
-Usage: python leave_task_out.py RUN_CHECKOUT LOG
+Usage: python logs/experiments/vote_leave_task_out/run.py RUN_CHECKOUT LOG
 """
 
 import sys

@@ -129,17 +129,24 @@ def family(row_id: str) -> str:
     return row_id.split("#", 1)[0]
 
 
+def kb_ids_by_group(kb: KnowledgeBase, texts: Sequence[str], groups: Sequence[str]) -> dict[str, list[int]]:
+    """KB ids per group, where `texts[i]` (a training row's prompt) belongs to `groups[i]`; a KB entry
+    whose text several rows share is in each of their groups."""
+    groups_of_text: dict[str, set[str]] = {}
+    for text, group in zip(texts, groups, strict=True):
+        groups_of_text.setdefault(text, set()).add(group)
+    kb_ids: dict[str, list[int]] = {}
+    for kb_id, text in enumerate(kb.texts):
+        for group in groups_of_text.get(text, ()):
+            kb_ids.setdefault(group, []).append(kb_id)
+    return kb_ids
+
+
 def family_exclusions(kb: KnowledgeBase, queries: pl.DataFrame, family_rows: pl.DataFrame) -> list[list[int]]:
     """Per query, the KB ids it must not retrieve: its own text and every KB entry of its family
     (the parent and its augmented variants carry the parent's label, so retrieving them would leak
     the query's own label into its training input). `family_rows` (id, prompt) maps KB texts to families."""
-    families_of_text: dict[str, set[str]] = {}
-    for row_id, prompt in zip(family_rows["id"].to_list(), family_rows["prompt"].to_list(), strict=True):
-        families_of_text.setdefault(prompt, set()).add(family(row_id))
-    kb_ids_of_family: dict[str, list[int]] = {}
-    for kb_id, text in enumerate(kb.texts):
-        for fam in families_of_text.get(text, ()):
-            kb_ids_of_family.setdefault(fam, []).append(kb_id)
+    kb_ids_of_family = kb_ids_by_group(kb, family_rows["prompt"].to_list(), [family(i) for i in family_rows["id"]])
     own = kb.ids_with_text(queries["prompt"].to_list())
     return [sorted(set(o) | set(kb_ids_of_family.get(family(i), []))) for o, i in zip(own, queries["id"].to_list(), strict=True)]
 
@@ -147,14 +154,9 @@ def family_exclusions(kb: KnowledgeBase, queries: pl.DataFrame, family_rows: pl.
 def task_exclusions(kb: KnowledgeBase, queries: pl.DataFrame, family_rows: pl.DataFrame) -> list[list[int]]:
     """Per query (id, source), the KB ids of every entry of its own task (`task_of` the entry's family
     row in `family_rows`): retrieval as for a task the knowledge base lacks."""
-    tasks_of_text: dict[str, set[str]] = {}
-    for prompt, task in zip(family_rows["prompt"].to_list(), tasks_of([family(i) for i in family_rows["id"]], family_rows["source"]), strict=True):
-        tasks_of_text.setdefault(prompt, set()).add(task)
-    kb_ids_of_task: dict[str, list[int]] = {}
-    for kb_id, text in enumerate(kb.texts):
-        for task in tasks_of_text.get(text, ()):
-            kb_ids_of_task.setdefault(task, []).append(kb_id)
-    return [kb_ids_of_task.get(task, []) for task in tasks_of([family(i) for i in queries["id"]], queries["source"])]
+    task_of_rows = lambda rows: tasks_of([family(i) for i in rows["id"]], rows["source"])  # noqa: E731
+    kb_ids_of_task = kb_ids_by_group(kb, family_rows["prompt"].to_list(), task_of_rows(family_rows))
+    return [kb_ids_of_task.get(task, []) for task in task_of_rows(queries)]
 
 
 def validation_rows(validation: pl.DataFrame, kb: KnowledgeBase | None, family_rows: pl.DataFrame, retrieval: str) -> tuple[pl.DataFrame, list[list[int]] | None]:
