@@ -130,8 +130,9 @@ def test_validation_section_averages_per_source_aucs_over_seeds(tmp_path):
             pl.DataFrame({"id": [str(i) for i in range(20)], "source": sources, "label": labels, "score": scores + noise}).write_parquet(path)
             files[name].append(str(path))
     text = "\n".join(validation_section(files, {"good": "Good router"}))
-    assert "| Good router | 2 | 1.000 | 1.000 | 1.000 | 1.000 |" in text
-    assert "| source | 2 | 0.500 | 0.500 | 0.500 | 0.500 |" in text
+    # per-source, per-task, its bootstrap SE (0: every resample ranks alike), pair-weighted, pooled, a, b
+    assert "| Good router | 2 | 1.000 | 1.000 | 0.000 | 1.000 | 1.000 | 1.000 | 1.000 |" in text
+    assert "| source | 2 | 0.500 | 0.500 | 0.000 | 0.500 | 0.500 | 0.500 | 0.500 |" in text
 
 
 def test_rebuild_names_the_committed_file_it_misses(tmp_path, monkeypatch, data_dir):

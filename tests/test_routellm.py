@@ -110,7 +110,9 @@ def test_openai_client_requests_reach_the_model_the_threshold_picks(routellm_ser
     prompts.write_text(f"{PROBE_HARD}\n{PROBE_EASY}\n")
     main(["route", "--router", str(tiny_ragrouter), "--encoder", minilm_dir, "--max-length", "32", "--threshold", "0.5", "--input", str(prompts), "--output", str(tmp_path / "r.jsonl"), "--threads", "1"])
     routed = [json.loads(line)["strong_win_rate"] for line in (tmp_path / "r.jsonl").read_text().splitlines()]
-    np.testing.assert_allclose(routed, [hard, easy], atol=1e-6)
+    # the tiny router infers in bfloat16: `route` scores both prompts in one padded batch, the adapter
+    # one at a time, and on a CPU with AMX-BF16 kernels (an Intel Xeon here) the two differ by ~5e-5
+    np.testing.assert_allclose(routed, [hard, easy], atol=1e-3)
 
     client = OpenAI(base_url=f"{base}/v1", api_key="unused")
     threshold = (hard + easy) / 2

@@ -8,7 +8,15 @@ import pytest
 import polars as pl
 
 from ragrouter.data.sources import task_of
-from ragrouter.evaluation.validation import ValidationSet, per_source_auc, roc_auc, stratified_auc, validation_table
+from ragrouter.evaluation.validation import (
+    ValidationSet,
+    pair_weighted_auc,
+    per_source_auc,
+    roc_auc,
+    stratified_auc,
+    stratified_auc_se,
+    validation_table,
+)
 
 
 def test_stratified_auc_on_a_hand_checked_example():
@@ -23,6 +31,34 @@ def test_stratified_auc_on_a_hand_checked_example():
     assert per["a"] == 1.0 and per["b"] == 0.75 and np.isnan(per["c"])
     assert stratified_auc(labels, scores, sources, min_per_class=1) == pytest.approx(0.875)
     assert stratified_auc(labels, scores, sources, min_per_class=3) != stratified_auc(labels, scores, sources, min_per_class=3)  # NaN: no source has 3 per label
+
+
+def test_pair_weighted_auc_weighs_each_stratum_by_its_pairs():
+    # the example above: source a has 2 x 2 pairs (AUC 1.0), source b 2 x 2 (0.75); source c none.
+    # Add source d: 1 positive over 3 negatives, ranked last (AUC 0.0, 3 pairs)
+    labels = np.array([0, 1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 0, 0, 0])
+    scores = np.array([0.1, 0.4, 0.35, 0.8, 0.2, 0.3, 0.9, 0.1, 0.5, 0.6, 0.0, 0.1, 0.2, 0.3])
+    sources = ["a"] * 4 + ["b"] * 4 + ["c"] * 2 + ["d"] * 4
+    # plain mean (1 + 0.75 + 0) / 3; pairs (4 * 1 + 4 * 0.75 + 3 * 0) / 11
+    assert stratified_auc(labels, scores, sources, min_per_class=1) == pytest.approx(1.75 / 3)
+    assert pair_weighted_auc(labels, scores, sources, min_per_class=1) == pytest.approx(7 / 11)
+    assert pair_weighted_auc(labels, scores, sources, min_per_class=2) == pytest.approx(0.875)  # d left out
+    assert np.isnan(pair_weighted_auc(labels, scores, sources, min_per_class=3))
+
+
+def test_stratified_auc_se_is_zero_for_a_perfect_ranking_and_shrinks_with_more_rows():
+    rng = np.random.default_rng(1)
+    def rows(n):
+        strata = np.repeat(["a", "b"], n)
+        labels = (rng.random(2 * n) < 0.3).astype(int)
+        return labels, labels + rng.normal(0, 1.5, 2 * n), strata
+
+    labels, scores, strata = rows(60)
+    assert stratified_auc_se(labels, labels.astype(float), strata) == 0.0  # every resample ranks perfectly
+    small = stratified_auc_se(labels, scores, strata)
+    assert small == stratified_auc_se(labels, scores, strata)  # seeded
+    assert 0.02 < small < 0.15
+    assert stratified_auc_se(*rows(960)) < small / 2  # 16x the rows: about a quarter of the error
 
 
 def test_a_score_that_only_knows_the_source_is_rewarded_pooled_but_not_within_sources():
@@ -73,6 +109,7 @@ def test_a_score_that_only_knows_the_task_is_rewarded_per_source_but_not_per_tas
     # 5 x 5 lost, the 2 x 75 within-task pairs tied (half each): (225 + 75) / 400
     assert row["mean per-source"] == pytest.approx(0.75)
     assert row["mean per-task"] == pytest.approx(0.5)  # within a task the constant score knows nothing
+    assert row["pair-weighted per-task"] == pytest.approx(0.5) and row["per-task SE"] == 0.0  # all ties, in every resample
 
 
 def test_validation_set_per_task_metric_stratifies_by_the_ids_task():

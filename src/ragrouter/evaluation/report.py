@@ -304,8 +304,9 @@ def validation_section(files: dict[str, Sequence[str]], names: dict[str, str]) -
     metric every training-time choice is made with, so a reader sees whether a router ranks difficulty
     or recognises the source (pooled >> mean per-source)."""
     table = validation_table(files)
-    sources = [c for c in table.columns if c not in {"router", "seeds", "mean per-source", "mean per-task", "pooled"}]
-    shown = table.with_columns(pl.col("router").replace_strict(names, default=pl.col("router"))).select("router", "seeds", "mean per-source", "mean per-task", "pooled", *sources)
+    summary = ["router", "seeds", "mean per-source", "mean per-task", "per-task SE", "pair-weighted per-task", "pooled"]
+    sources = [c for c in table.columns if c not in summary]
+    shown = table.with_columns(pl.col("router").replace_strict(names, default=pl.col("router"))).select(*summary, *sources)
     return [
         "## Validation: difficulty within each source",
         "",
@@ -315,7 +316,12 @@ def validation_section(files: dict[str, Sequence[str]], names: dict[str, str]) -
         "0.06 to 0.49, so telling a source's easy tasks from its hard ones scores per source but not per",
         "task, nor on a one-task benchmark such as MMLU or GSM8K) and pooled over sources; each router",
         "makes its choices with one of the two means (its `validation_metric`); means over seeds. NaN: a",
-        "source with one label.",
+        "source with one label. *per-task SE*: the bootstrap standard error of the per-task mean (rows",
+        "resampled within each task and label, 200 times): two settings whose validation means differ by",
+        "less are not told apart by this split. *pair-weighted per-task*: the share of within-task",
+        "(strong needed, not needed) pairs ranked right, each task weighted by its pairs; where it is",
+        "well below the plain mean, the signal sits in the small tasks (a task of 6 strong-needed rows",
+        "weighs as much as one of 45 in the mean).",
         "",
         *markdown_table(shown),
         "",

@@ -46,6 +46,41 @@ def stratified_auc(labels: np.ndarray, scores: np.ndarray, sources: Sequence[str
     return float(np.mean(values)) if values else float("nan")
 
 
+def pair_weighted_auc(labels: np.ndarray, scores: np.ndarray, strata: Sequence[str], min_per_class: int = MIN_PER_CLASS) -> float:
+    """Share of the within-stratum (strong needed, not needed) pairs the score orders right, ties
+    half: each stratum's ROC-AUC weighted by its number of pairs, over the strata `stratified_auc`
+    keeps. Why beside the plain mean: there a stratum of 6 strong-needed rows weighs as much as one
+    of 45, so a few small tasks can carry the mean; here every pair counts once. NaN when none is kept."""
+    labels, strata = np.asarray(labels), np.asarray(strata)
+    aucs, pairs = [], []
+    for s, auc in per_source_auc(labels, scores, strata).items():
+        counts = [int((labels[strata == s] == c).sum()) for c in (0, 1)]
+        if min(counts) >= min_per_class:
+            aucs.append(auc)
+            pairs.append(counts[0] * counts[1])
+    return float(np.average(aucs, weights=pairs)) if aucs else float("nan")
+
+
+def stratified_auc_se(labels: np.ndarray, scores: np.ndarray, strata: Sequence[str], resamples: int = 200, seed: int = 0, min_per_class: int = MIN_PER_CLASS) -> float:
+    """Bootstrap standard error of `stratified_auc`: each stratum's strong-needed and other rows are
+    resampled with replacement apart, so every resample keeps the strata and their label counts (and
+    so the strata the mean keeps). Why: a validation choice between two settings whose means differ
+    by less than this is noise. Each resample's AUCs come from ranks (Mann-Whitney), all at once."""
+    from scipy.stats import rankdata
+
+    labels, scores, strata = np.asarray(labels), np.asarray(scores, dtype=np.float64), np.asarray(strata)
+    rng = np.random.default_rng(seed)
+    per_stratum = []
+    for s in np.unique(strata):
+        pos, neg = (scores[(strata == s) & (labels == c)] for c in (1, 0))
+        if min(len(pos), len(neg)) < min_per_class:
+            continue
+        draws = np.hstack([rng.choice(pos, (resamples, len(pos))), rng.choice(neg, (resamples, len(neg)))])
+        pos_ranks = rankdata(draws, axis=1)[:, : len(pos)].sum(axis=1)
+        per_stratum.append((pos_ranks - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+    return float(np.std(np.mean(per_stratum, axis=0))) if per_stratum else float("nan")
+
+
 VALIDATION_METRICS = ("pooled", "per_source", "per_task")
 @dataclass(frozen=True)
 class ValidationSet:
@@ -115,7 +150,8 @@ def validation_table(files: dict[str, Sequence[str]]) -> pl.DataFrame:
     """Per router (the keys, in order): ROC-AUC within each source, their mean (`stratified_auc`,
     sources with >= MIN_PER_CLASS rows of each label), the same mean over tasks (`task_of`: a score
     that tells a source's easy tasks from its hard ones gains nothing there, as on a one-task
-    benchmark) and pooled, each the mean over its seeds' files."""
+    benchmark) with its bootstrap standard error (`stratified_auc_se`), the per-task AUC weighted by
+    pairs (`pair_weighted_auc`) and pooled, each the mean over its seeds' files."""
     rows = []
     for router, paths in files.items():
         per_seed = []
@@ -128,6 +164,8 @@ def validation_table(files: dict[str, Sequence[str]]) -> pl.DataFrame:
                     **per_source_auc(labels, scores, sources),
                     "mean per-source": stratified_auc(labels, scores, sources),
                     "mean per-task": stratified_auc(labels, scores, tasks),
+                    "per-task SE": stratified_auc_se(labels, scores, tasks),
+                    "pair-weighted per-task": pair_weighted_auc(labels, scores, tasks),
                     "pooled": roc_auc(labels, scores),
                 }
             )
