@@ -33,6 +33,13 @@ def per_source_auc(labels: np.ndarray, scores: np.ndarray, sources: Sequence[str
 MIN_PER_CLASS = 5  # a source with fewer validation rows of either label is too noisy to choose by
 
 
+def kept_strata(labels: np.ndarray, strata: Sequence[str], min_per_class: int = MIN_PER_CLASS) -> dict[str, tuple[int, int]]:
+    """(not needed, strong needed) row counts of each stratum with >= `min_per_class` of both."""
+    labels, strata = np.asarray(labels), np.asarray(strata)
+    counts = {s: (int(((strata == s) & (labels == 0)).sum()), int(((strata == s) & (labels == 1)).sum())) for s in sorted(set(strata.tolist()))}
+    return {s: c for s, c in counts.items() if min(c) >= min_per_class}
+
+
 def stratified_auc(labels: np.ndarray, scores: np.ndarray, sources: Sequence[str], min_per_class: int = MIN_PER_CLASS) -> float:
     """Mean of the per-source ROC-AUCs: how well the score ranks difficulty *within* a source.
 
@@ -40,10 +47,8 @@ def stratified_auc(labels: np.ndarray, scores: np.ndarray, sources: Sequence[str
     strong-needed base rates differ (73 % on alpaca-eval, 17 % on RouterBench); this one does not.
     Sources with fewer than `min_per_class` rows of either label are left out (the 10-row
     gpt4_dataset sample has one or two validation rows: its AUC is 0 or 1). NaN when none is left."""
-    labels, sources = np.asarray(labels), np.asarray(sources)
-    per = per_source_auc(labels, scores, sources)
-    values = [v for s, v in per.items() if min(int((labels[sources == s] == c).sum()) for c in (0, 1)) >= min_per_class]
-    return float(np.mean(values)) if values else float("nan")
+    per, kept = per_source_auc(labels, scores, sources), kept_strata(labels, sources, min_per_class)
+    return float(np.mean([per[s] for s in kept])) if kept else float("nan")
 
 
 def pair_weighted_auc(labels: np.ndarray, scores: np.ndarray, strata: Sequence[str], min_per_class: int = MIN_PER_CLASS) -> float:
@@ -51,14 +56,8 @@ def pair_weighted_auc(labels: np.ndarray, scores: np.ndarray, strata: Sequence[s
     half: each stratum's ROC-AUC weighted by its number of pairs, over the strata `stratified_auc`
     keeps. Why beside the plain mean: there a stratum of 6 strong-needed rows weighs as much as one
     of 45, so a few small tasks can carry the mean; here every pair counts once. NaN when none is kept."""
-    labels, strata = np.asarray(labels), np.asarray(strata)
-    aucs, pairs = [], []
-    for s, auc in per_source_auc(labels, scores, strata).items():
-        counts = [int((labels[strata == s] == c).sum()) for c in (0, 1)]
-        if min(counts) >= min_per_class:
-            aucs.append(auc)
-            pairs.append(counts[0] * counts[1])
-    return float(np.average(aucs, weights=pairs)) if aucs else float("nan")
+    per, kept = per_source_auc(labels, scores, strata), kept_strata(labels, strata, min_per_class)
+    return float(np.average([per[s] for s in kept], weights=[n * p for n, p in kept.values()])) if kept else float("nan")
 
 
 def stratified_auc_se(labels: np.ndarray, scores: np.ndarray, strata: Sequence[str], resamples: int = 200, seed: int = 0, min_per_class: int = MIN_PER_CLASS) -> float:
@@ -71,10 +70,8 @@ def stratified_auc_se(labels: np.ndarray, scores: np.ndarray, strata: Sequence[s
     labels, scores, strata = np.asarray(labels), np.asarray(scores, dtype=np.float64), np.asarray(strata)
     rng = np.random.default_rng(seed)
     per_stratum = []
-    for s in np.unique(strata):
+    for s in kept_strata(labels, strata, min_per_class):
         pos, neg = (scores[(strata == s) & (labels == c)] for c in (1, 0))
-        if min(len(pos), len(neg)) < min_per_class:
-            continue
         draws = np.hstack([rng.choice(pos, (resamples, len(pos))), rng.choice(neg, (resamples, len(neg)))])
         pos_ranks = rankdata(draws, axis=1)[:, : len(pos)].sum(axis=1)
         per_stratum.append((pos_ranks - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
