@@ -29,7 +29,6 @@ from ragrouter.method import classifier as C
 from ragrouter.method.fusion import STRUCTURE_STATISTICS
 from ragrouter.method.knowledge_base import KnowledgeBase
 from ragrouter.method.perplexity import perplexities
-from ragrouter.routers import bert_classifier
 
 run = Path(sys.argv[1])
 variant = sys.argv[2] if len(sys.argv) > 2 else "aug-on_sample-on_feat-on"
