@@ -129,6 +129,12 @@ def family(row_id: str) -> str:
     return row_id.split("#", 1)[0]
 
 
+def family_tasks(rows: pl.DataFrame) -> list[str]:
+    """Each row's task (`task_of` its family's id and its source): an augmented row `<id>#syn1`
+    belongs to its parent's task."""
+    return tasks_of([family(i) for i in rows["id"]], rows["source"])
+
+
 def kb_ids_by_group(kb: KnowledgeBase, texts: Sequence[str], groups: Sequence[str]) -> dict[str, list[int]]:
     """KB ids per group, where `texts[i]` (a training row's prompt) belongs to `groups[i]`; a KB entry
     whose text several rows share is in each of their groups."""
@@ -154,9 +160,8 @@ def family_exclusions(kb: KnowledgeBase, queries: pl.DataFrame, family_rows: pl.
 def task_exclusions(kb: KnowledgeBase, queries: pl.DataFrame, family_rows: pl.DataFrame) -> list[list[int]]:
     """Per query (id, source), the KB ids of every entry of its own task (`task_of` the entry's family
     row in `family_rows`): retrieval as for a task the knowledge base lacks."""
-    task_of_rows = lambda rows: tasks_of([family(i) for i in rows["id"]], rows["source"])  # noqa: E731
-    kb_ids_of_task = kb_ids_by_group(kb, family_rows["prompt"].to_list(), task_of_rows(family_rows))
-    return [kb_ids_of_task.get(task, []) for task in task_of_rows(queries)]
+    kb_ids_of_task = kb_ids_by_group(kb, family_rows["prompt"].to_list(), family_tasks(family_rows))
+    return [kb_ids_of_task.get(task, []) for task in family_tasks(queries)]
 
 
 def validation_rows(validation: pl.DataFrame, kb: KnowledgeBase | None, family_rows: pl.DataFrame, retrieval: str) -> tuple[pl.DataFrame, list[list[int]] | None]:
@@ -171,7 +176,7 @@ def validation_rows(validation: pl.DataFrame, kb: KnowledgeBase | None, family_r
         return validation, family_exclusions(kb, validation, family_rows)
     if not {"id", "source"} <= set(validation.columns):
         raise ValueError(f"ragrouter rag: validation_retrieval {retrieval!r} needs the validation rows' id and source (their task), got columns {validation.columns}")
-    rows = validation.with_columns(pl.Series("task", tasks_of([family(i) for i in validation["id"]], validation["source"]), dtype=pl.String))
+    rows = validation.with_columns(pl.Series("task", family_tasks(validation), dtype=pl.String))
     exclude = family_exclusions(kb, rows, family_rows)
     held_out = [sorted(set(f) | set(t)) for f, t in zip(exclude, task_exclusions(kb, rows, family_rows), strict=True)]
     return pl.concat([rows, rows.with_columns(pl.col("task") + HELD_OUT)]), exclude + held_out
@@ -468,9 +473,8 @@ def train(
         joined = joined_features(inputs.vectors, inputs.numbers, p["numeric_scaling"])
         frames[split] = part.select("weak_score", "label", *(["source"] if "source" in part.columns else [])).with_columns(
             pl.Series("prompt", inputs.texts), pl.Series("features", joined.tolist(), dtype=pl.List(pl.Float32)), pl.lit(split).alias("split"),
-            # what validation_metric per_task stratifies by, and the structure prior balances within (an
-            # augmented row `<id>#syn1` belongs to its parent's task)
-            *([part["task"]] if "task" in part.columns else [pl.Series("task", tasks_of([family(i) for i in part["id"]], part["source"]))] if {"id", "source"} <= set(part.columns) else []),
+            # what validation_metric per_task stratifies by, and the structure prior balances within
+            *([part["task"]] if "task" in part.columns else [pl.Series("task", family_tasks(part))] if {"id", "source"} <= set(part.columns) else []),
         )
         if split == "validation" and inputs.numbers.shape[1] and validation.height:
             logger.info("ragrouter: validation ROC-AUC (per source) of each number alone: " + ", ".join(f"{name} {val.auc(inputs.numbers[:, j], 'per_source'):.3f}" for j, name in enumerate(inputs.names)))
