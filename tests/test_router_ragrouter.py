@@ -20,6 +20,7 @@ from ragrouter.method.classifier import (
     family_exclusions,
     fit_structure_prior,
     HELD_OUT,
+    TRAINING,
     joined_features,
     neighbour_numbers,
     numeric_scaling,
@@ -28,6 +29,7 @@ from ragrouter.method.classifier import (
     task_balanced_weights,
     task_exclusions,
     validation_rows,
+    with_unused_training_queries,
 )
 from ragrouter.method.fusion import STRUCTURE_STATISTICS
 from ragrouter.method.knowledge_base import KnowledgeBase
@@ -214,6 +216,27 @@ def test_validation_rows_score_each_row_again_with_its_own_task_held_out_of_retr
         validation_rows(validation, kb, family, "held_out")
 
 
+def test_unused_training_queries_join_the_choice_rows_as_strata_of_their_own_never_retrieving_their_family():
+    """Two training queries of task A (one an augmented variant), one of task B; the classifier's cap left
+    out the augmented A query: it joins the validation row as stratum `A (training query)`, twice with
+    `with_and_without_own_task`, never retrieving its family (its parent), the second time none of A."""
+    family = pl.DataFrame(
+        {"id": ["routerdc-7models:arc_easy:1", "routerdc-7models:arc_easy:1#syn1", "routerdc-7models:arc_easy:2", "routerdc-7models:mbpp:3"],
+         "prompt": ["a1", "a1 again", "a2", "b3"], "source": ["routerdc-7models"] * 4, "label": [1, 1, 0, 1], "weak_score": [2, 2, 5, 1]}
+    )
+    kb = KnowledgeBase.build(np.eye(4, dtype=np.float32), family["prompt"].to_list(), [1, 1, 0, 1], [2, 2, 5, 1], {"index": "flat", "use_gpu": False})
+    validation = pl.DataFrame({"id": ["routerdc-7models:mbpp:9"], "prompt": ["b9"], "source": ["routerdc-7models"], "label": [0], "weak_score": [5]})
+    val_rows, val_exclude = validation_rows(validation, kb, family, "with_own_task")
+    choice, exclude = with_unused_training_queries(val_rows, val_exclude, family[1:2], kb, family, "with_own_task")
+    assert choice["task"].to_list() == ["routerdc-7models/mbpp", "routerdc-7models/arc_easy" + TRAINING]
+    assert choice["label"].to_list() == [0, 1] and exclude == [[], [0, 1]]
+    val_rows, val_exclude = validation_rows(validation, kb, family, "with_and_without_own_task")
+    choice, exclude = with_unused_training_queries(val_rows, val_exclude, family[1:2], kb, family, "with_and_without_own_task")
+    assert choice["task"].to_list()[2:] == ["routerdc-7models/arc_easy" + TRAINING, "routerdc-7models/arc_easy" + TRAINING + HELD_OUT]
+    assert exclude[2:] == [[0, 1], [0, 1, 2]]
+    assert ValidationSet.of(choice).tasks == choice["task"].to_list()
+
+
 def test_weak_score_scheme_scores_probability_of_scores_1_to_3():
     assert [bc.class_of(s, "weak_score") for s in range(1, 6)] == [0, 1, 2, 3, 4]
     assert [bc.class_of(s) for s in range(1, 6)] == [0, 0, 0, 1, 2]
@@ -222,7 +245,7 @@ def test_weak_score_scheme_scores_probability_of_scores_1_to_3():
 
 
 @pytest.mark.slow
-def test_trains_on_rag_prompts_with_feature_head_and_round_trips(minilm_dir, tmp_path):
+def test_trains_on_rag_prompts_with_feature_head_and_round_trips(minilm_dir, tmp_path, monkeypatch):
     """Planted: hard prompts sit near strong-labelled KB entries (in feature space); the trained router
     ranks a new hard prompt above a new easy one, and a saved router scores identically."""
     from test_router_bert_classifier import (
@@ -274,6 +297,20 @@ def test_trains_on_rag_prompts_with_feature_head_and_round_trips(minilm_dir, tmp
     again = load(tmp_path / "router2")
     again.features = loaded.features
     assert np.allclose(again.strong_win_rates([PROBE_HARD, PROBE_EASY]), blended, atol=1e-9)
+
+    # choices on the validation rows and the training queries the classifier's cap leaves out: the
+    # classifier trains on 12 rows, K is chosen on 2 x (2 validation + the other unused queries) rows
+    import ragrouter.method.classifier as rc
+
+    seen = {}
+    real_train, real_choose = bc.train, rc.choose_neighbours
+    monkeypatch.setattr(bc, "train", lambda frame, *a: seen.setdefault("rows", frame.filter(pl.col("split") == "train").height) and real_train(frame, *a))
+    monkeypatch.setattr(rc, "choose_neighbours", lambda kb, vectors, val, *a: seen.setdefault("choice", len(val)) and real_choose(kb, vectors, val, *a))
+    capped = train(train_rows, validation, kb, features, train_rows, {**params, "choice_rows": "validation_and_unused_training"}, {**TEST_PARAMS, "max_train_rows_per_source": 12}, 0, minilm_dir)
+    assert seen == {"rows": 12, "choice": 2 * (validation.height + train_rows.height - 12)}
+    assert len(capped.validation_scores) == validation.height and capped.params["prior_weight"] in (0.0, 0.5)
+    with pytest.raises(ValueError, match="choice_rows must be one of"):
+        train(train_rows, validation, kb, features, train_rows, {"choice_rows": "benchmark"}, TEST_PARAMS, 0, minilm_dir)
 
     # w = 1: the score is the neighbours' vote, bit for bit, and the classifier is never run
     assert again.classifier_in_score

@@ -47,6 +47,7 @@ import polars as pl
 from loguru import logger
 
 from ragrouter.common.io import atomic_dir, resolve_params, sha1_text
+from ragrouter.data.corpus import TRAIN_CAP, sample_per_source
 from ragrouter.data.sources import tasks_of
 from ragrouter.evaluation.validation import ValidationSet
 from ragrouter.method.fusion import STRUCTURE_STATISTICS
@@ -87,9 +88,17 @@ DEFAULT_RAG_PARAMS: dict[str, Any] = {
     # with every KB entry of its own task held out, as for a task the KB lacks (a benchmark
     # decontaminated out of every source); every choice (K, epoch, w, a) reads both, as separate strata
     "validation_retrieval": "with_own_task",
+    # the rows K, w and a are chosen on: "validation"; "validation_and_unused_training" adds the training
+    # queries the classifier does not train on (those its per-source cap `max_train_rows_per_source`
+    # leaves out), as strata of their own marked `TRAINING`, retrieved as the validation rows are (never
+    # their own family); the structure prior is then fitted on the classifier's rows only. The epoch
+    # is still chosen on the validation rows.
+    "choice_rows": "validation",
 }
 VALIDATION_RETRIEVAL = ("with_own_task", "with_and_without_own_task")
+CHOICE_ROWS = ("validation", "validation_and_unused_training")
 HELD_OUT = " (own task held out)"  # the task stratum of a validation row's held-out copy
+TRAINING = " (training query)"  # the task stratum of a choice row taken from the unused training queries
 PERCENTILES = 101  # validation quantiles kept per blended score: enough to map any prompt's value to [0, 1]
 NEIGHBOUR_NUMBERS = ("mean_label", "mean_weak_score", "nearest_label", "mean_distance")
 
@@ -166,8 +175,9 @@ def task_exclusions(kb: KnowledgeBase, queries: pl.DataFrame, family_rows: pl.Da
 
 def validation_rows(validation: pl.DataFrame, kb: KnowledgeBase | None, family_rows: pl.DataFrame, retrieval: str) -> tuple[pl.DataFrame, list[list[int]] | None]:
     """The rows RAGRouter's choices are scored on, and what each must not retrieve (None without a KB).
-    "with_and_without_own_task" adds a `task` column (the per-task strata) and appends a copy of every
-    row whose task stratum is marked `HELD_OUT` and which retrieves nothing of its own task."""
+    "with_and_without_own_task" adds a `task` column (the per-task strata; a `task` column already
+    there is kept) and appends a copy of every row whose task stratum is marked `HELD_OUT` and which
+    retrieves nothing of its own task."""
     if retrieval not in VALIDATION_RETRIEVAL:
         raise ValueError(f"ragrouter rag: validation_retrieval must be one of {list(VALIDATION_RETRIEVAL)}, got {retrieval!r}")
     if kb is None:
@@ -176,7 +186,7 @@ def validation_rows(validation: pl.DataFrame, kb: KnowledgeBase | None, family_r
         return validation, family_exclusions(kb, validation, family_rows)
     if not {"id", "source"} <= set(validation.columns):
         raise ValueError(f"ragrouter rag: validation_retrieval {retrieval!r} needs the validation rows' id and source (their task), got columns {validation.columns}")
-    rows = validation.with_columns(pl.Series("task", family_tasks(validation), dtype=pl.String))
+    rows = validation if "task" in validation.columns else validation.with_columns(pl.Series("task", family_tasks(validation), dtype=pl.String))
     exclude = family_exclusions(kb, rows, family_rows)
     held_out = [sorted(set(f) | set(t)) for f, t in zip(exclude, task_exclusions(kb, rows, family_rows), strict=True)]
     return pl.concat([rows, rows.with_columns(pl.col("task") + HELD_OUT)]), exclude + held_out
@@ -435,6 +445,20 @@ def joined_features(vectors: np.ndarray, numbers: np.ndarray, scaling: dict[str,
     return np.concatenate([vectors, standard.astype(np.float32)], axis=1)
 
 
+def with_unused_training_queries(
+    validation: pl.DataFrame, val_exclude: list[list[int]] | None, unused: pl.DataFrame, kb: KnowledgeBase | None, family_rows: pl.DataFrame, retrieval: str,
+) -> tuple[pl.DataFrame, list[list[int]] | None]:
+    """The validation rows (from `validation_rows`) followed by the training queries the classifier
+    does not train on, built the same way, their task strata marked `TRAINING`: 4x the rows to choose
+    K, w and a by, each retrieving as a validation row does (never its own family)."""
+    tasks = pl.Series("task", [t + TRAINING for t in family_tasks(unused)], dtype=pl.String)
+    unused, unused_exclude = validation_rows(unused.with_columns(tasks), kb, family_rows, retrieval)
+    if "task" not in validation.columns:
+        validation = validation.with_columns(pl.Series("task", family_tasks(validation), dtype=pl.String))
+    logger.info(f"ragrouter: K, w and a are chosen on {validation.height} validation rows and {unused.height} training queries the classifier does not train on")
+    return pl.concat([validation, unused.select(validation.columns)]), None if kb is None else val_exclude + unused_exclude
+
+
 def train(
     rows: pl.DataFrame,
     validation: pl.DataFrame,
@@ -447,15 +471,31 @@ def train(
     model_dir: str,
 ) -> RAGRouter:
     """Fine-tune the 5-class classifier on `rows` (rag=on: the query split, as RAG prompts that never
-    retrieve their own family from `family_rows`; rag=off: every training row, bare); the validation
-    rows, built the same way, choose the epoch.
-    A list of `neighbours` is a grid for K, chosen on validation before training (`choose_neighbours`);
-    a list of `vote_weight` is a grid for w, chosen on validation after it (`choose_vote_weight`);
-    a list of `prior_weight` is a grid for a, chosen last (`choose_prior`; feat=on only)."""
+    retrieve their own family from `family_rows`; rag=off: every training row, bare; at most the
+    classifier's `max_train_rows_per_source` of each source); the validation rows, built the same
+    way, choose the epoch.
+    A list of `neighbours` is a grid for K, chosen on the choice rows before training (`choose_neighbours`);
+    a list of `vote_weight` is a grid for w, chosen on them after it (`choose_vote_weight`);
+    a list of `prior_weight` is a grid for a, chosen last (`choose_prior`; feat=on only). The choice
+    rows are the validation rows, and with `choice_rows: validation_and_unused_training` the training
+    queries the classifier's cap leaves out (`with_unused_training_queries`)."""
     p = resolve_params(DEFAULT_RAG_PARAMS, params, "ragrouter rag")
+    if p["choice_rows"] not in CHOICE_ROWS:
+        raise ValueError(f"ragrouter rag: choice_rows must be one of {list(CHOICE_ROWS)}, got {p['choice_rows']!r}")
     served = validation.height  # the rows as the router retrieves for them; the validation file's rows
     validation, val_exclude = validation_rows(validation, kb, family_rows, p["validation_retrieval"])
-    val = ValidationSet.of(validation)
+    # the classifier's per-source cap, drawn here as `bert_classifier.train` would draw it, so that the
+    # queries it leaves out are known
+    cap = resolve_params(bert_classifier.DEFAULTS, classifier_params, "ragrouter classifier")[TRAIN_CAP]
+    classifier_params = {**classifier_params, TRAIN_CAP: None}
+    in_classifier = np.zeros(rows.height, dtype=bool)
+    in_classifier[sample_per_source(rows.with_row_index("_query"), cap, seed)["_query"].to_numpy()] = True
+    in_choice = np.zeros(rows.height, dtype=bool)  # training queries among the choice rows
+    choice, choice_exclude = validation, val_exclude
+    if p["choice_rows"] == "validation_and_unused_training":
+        in_choice = ~in_classifier
+        choice, choice_exclude = with_unused_training_queries(validation, val_exclude, rows.filter(pl.Series(in_choice)), kb, family_rows, p["validation_retrieval"])
+    val = ValidationSet.of(choice)
     tokenizer, max_tokens = None, None
     if kb is not None and p["budget"] == "tokens":
         from transformers import AutoTokenizer
@@ -463,10 +503,10 @@ def train(
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         max_tokens = resolve_params(bert_classifier.DEFAULTS, classifier_params, "ragrouter classifier")["max_length"]
     if kb is not None and isinstance(p["neighbours"], list):
-        p["neighbours"] = choose_neighbours(kb, features(validation["prompt"].to_list()), val, p["neighbours"], p["validation_metric"], val_exclude)
+        p["neighbours"] = choose_neighbours(kb, features(choice["prompt"].to_list()), val, p["neighbours"], p["validation_metric"], choice_exclude)
     frames, inputs_of, p["numeric_scaling"] = {}, {}, None
-    for split, part in (("train", rows), ("validation", validation)):
-        exclude = val_exclude if split == "validation" else family_exclusions(kb, part, family_rows) if kb is not None else None
+    for split, part in (("train", rows), ("validation", choice)):
+        exclude = choice_exclude if split == "validation" else family_exclusions(kb, part, family_rows) if kb is not None else None
         inputs = inputs_of[split] = query_inputs(kb, part["prompt"].to_list(), features, p, exclude, tokenizer, max_tokens)
         if split == "train" and inputs.numbers.shape[1]:
             p["numeric_scaling"] = numeric_scaling(inputs.numbers)
@@ -476,13 +516,13 @@ def train(
             # what validation_metric per_task stratifies by, and the structure prior balances within
             *([part["task"]] if "task" in part.columns else [pl.Series("task", family_tasks(part))] if {"id", "source"} <= set(part.columns) else []),
         )
-        if split == "validation" and inputs.numbers.shape[1] and validation.height:
+        if split == "validation" and inputs.numbers.shape[1] and choice.height:
             logger.info("ragrouter: validation ROC-AUC (per source) of each number alone: " + ", ".join(f"{name} {val.auc(inputs.numbers[:, j], 'per_source'):.3f}" for j, name in enumerate(inputs.names)))
     val_inputs, val_frame = inputs_of["validation"], frames["validation"]
-    frame = pl.concat(frames.values(), how="vertical")
+    frame = pl.concat([frames["train"].filter(pl.Series(in_classifier)), val_frame.head(validation.height)], how="vertical")
     logger.info(
-        f"ragrouter: {rows.height} training and {validation.height} validation prompts, rag={'on' if kb is not None else 'off'}, "
-        f"classifier features {len(frame['features'][0])}-d (query vector + numbers {inputs_of['train'].names}); "
+        f"ragrouter: {rows.height} training queries ({int(in_classifier.sum())} within the classifier's cap) and {validation.height} validation prompts, "
+        f"rag={'on' if kb is not None else 'off'}, classifier features {len(frame['features'][0])}-d (query vector + numbers {inputs_of['train'].names}); "
         f"first training input:\n{frame['prompt'][0]}"
     )
     classifier = bert_classifier.train(frame, {"labels": "weak_score", **classifier_params}, seed, model_dir)
@@ -495,9 +535,10 @@ def train(
         weight_grid, p["prior_weight"] = p["prior_weight"], 0.0
         if val_inputs.statistics is not None:
             statistics_grid = p["prior_statistics"] if p["prior_statistics"] and isinstance(p["prior_statistics"][0], list) else [p["prior_statistics"]]
+            fitted = pl.Series(~in_choice)  # the prior never fits on a row it is chosen by
             p["prior_weight"], p["prior"] = choose_prior(
-                val_scores, val_inputs.statistics, inputs_of["train"].statistics, rows["label"].to_numpy(), frames["train"]["task"].to_list(),
-                val, statistics_grid, weight_grid, p["validation_metric"],
+                val_scores, val_inputs.statistics, inputs_of["train"].statistics[~in_choice], rows.filter(fitted)["label"].to_numpy(),
+                frames["train"].filter(fitted)["task"].to_list(), val, statistics_grid, weight_grid, p["validation_metric"],
             )
             if p["prior"]:
                 p["prior_statistics"] = p["prior"]["statistics"]
@@ -509,4 +550,3 @@ def train(
     # as the training rows, the validation rows never retrieved their own text or family
     router.validation_scores = val_scores[:served]
     return router
-
