@@ -108,3 +108,25 @@ def test_minilm_encoder_end_to_end(tmp_path):
     loaded = Router.load(tmp_path / "mf.pkl")
     assert loaded.encoder._model is None
     np.testing.assert_allclose(loaded.strong_win_rates([HARD_PROMPT, EASY_PROMPT]), [hard, easy], atol=1e-6)
+
+
+def test_label_battles_teach_the_corpus_labels_beside_or_instead_of_the_battle_table(data):
+    """The planted battle table says maths needs the strong model; the corpus labels here say the
+    opposite. Trained on the labels' routed-pair battles alone, MF follows the labels; the helper
+    turns each training row into one battle won as its label says, and rejects an unknown mode."""
+    from ragrouter.routers.battle_training import with_label_battles
+
+    corpus, battles = data
+    flipped = corpus.with_columns((1 - pl.col("label")).alias("label"))
+    only = with_label_battles(battles, flipped, STRONG_MODEL, WEAK_MODEL, "only")
+    labelled = only.filter(pl.col("source") == "corpus labels")
+    train_rows = flipped.filter(pl.col("split") == "train")
+    assert labelled.height == train_rows.height and only.filter(pl.col("split") == "train").height == train_rows.height
+    assert labelled["winner"].to_list() == ["model_a" if y else "model_b" for y in train_rows["label"]]
+    assert with_label_battles(battles, flipped, STRONG_MODEL, WEAK_MODEL, "added").height == battles.height + train_rows.height
+    assert with_label_battles(battles, flipped, STRONG_MODEL, WEAK_MODEL, "none") is battles
+    with pytest.raises(ValueError, match="label_battles must be one of"):
+        with_label_battles(battles, flipped, STRONG_MODEL, WEAK_MODEL, "golden")
+    router = train(flipped, battles, HashEncoder(), {**FAST, "label_battles": "only", "select": "auc"}, seed=0)
+    hard, easy = router.strong_win_rates([HARD_PROMPT, EASY_PROMPT])
+    assert easy > hard + 0.05, (hard, easy)  # the table alone gives hard > easy + 0.2 (test_planted_hard_prompt_scores_above_easy)

@@ -34,6 +34,33 @@ def train_split(table: pl.DataFrame, split: str = "train") -> pl.DataFrame:
     return table.filter(pl.col("split") == split)
 
 
+LABEL_BATTLES = ("none", "added", "only")
+
+
+def with_label_battles(battles: pl.DataFrame, corpus: pl.DataFrame, strong_model: str, weak_model: str, mode: str) -> pl.DataFrame:
+    """The battles a battle-trained router learns from. "none": the table as it is (every pair of
+    every source's models, RouteLLM's recipe); "added": every training row of the corpus also enters
+    as one battle of the routed pair, won by the strong model where its label says the strong model is
+    needed and by the weak one where not: the labels (graded, balanced within source) every other
+    router trains on, as RouteLLM added its routed pair's judge-labelled battles; "only": those alone
+    (the table's validation battles kept)."""
+    if mode not in LABEL_BATTLES:
+        raise ValueError(f"label_battles must be one of {list(LABEL_BATTLES)}, got {mode!r}")
+    if mode == "none":
+        return battles
+    labelled = train_split(corpus).select(
+        "prompt",
+        pl.lit(strong_model).alias("model_a"),
+        pl.lit(weak_model).alias("model_b"),
+        pl.when(pl.col("label") == 1).then(pl.lit("model_a")).otherwise(pl.lit("model_b")).alias("winner"),
+        pl.lit("corpus labels").alias("source"),
+        pl.lit("train").alias("split"),
+    )
+    kept = battles if mode == "added" else train_split(battles, "validation")
+    logger.info(f"label_battles {mode}: {labelled.height} routed-pair battles from the corpus labels (strong won {labelled['winner'].eq('model_a').mean():.3f}) beside {kept.height} of the table's")
+    return pl.concat([kept, labelled.select(battles.columns)], how="vertical_relaxed")
+
+
 def routed_validation(corpus: pl.DataFrame, strong_model: str, weak_model: str) -> ValidationSet:
     """Validation prompts labelled for the routed pair, with their labels (1 = strong needed) and sources."""
     rows = train_split(corpus, "validation")
@@ -244,6 +271,7 @@ def fit_battle_head(
     seed_everything(seed)
     started = time.perf_counter()
     strong, weak = params["strong_model"], params["weak_model"]
+    battles = with_label_battles(battles, corpus, strong, weak, params["label_battles"])
     train_b = check_battles(train_split(battles))
     models = model_vocabulary(train_b)
     for model in (strong, weak):

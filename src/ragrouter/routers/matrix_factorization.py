@@ -35,6 +35,7 @@ every combination is trained and the best on validation (by `select`) is kept):
 | patience       | 10      | stop after this many epochs without a better validation metric            |
 | select         | loss    | what picks the epoch/candidate: "loss" (BT NLL of the validation battles, the training objective on held-out prompts, as RouteLLM's held-out test loss) or "auc" (ROC-AUC of the routed pair on the labelled validation prompts); falls back to the other when unavailable |
 | tie_mode       | drop    | "drop" (RouteLLM) or "half" (a tie is half a win for each side)           |
+| label_battles  | none    | "added": every training row of the corpus is also a routed-pair battle won as its label says (the labels every other router trains on); "only": those alone (`battle_training.with_label_battles`) |
 | strong_model, weak_model | gpt-4-1106-preview, mistralai/Mixtral-8x7B-Instruct-v0.1 | routed pair |
 
 Defaults are RouteLLM's. `select` is "loss" because with ties dropped the routed-pair ROC-AUC on this
@@ -68,6 +69,7 @@ DEFAULTS = {
     "select": "loss",
     "validation_metric": "per_source",  # choices by the mean of per-source ROC-AUCs ("pooled" also rewards recognising the source)
     "tie_mode": "drop",
+    "label_battles": "none",
     "strong_model": STRONG_MODEL,
     "weak_model": WEAK_MODEL,
 }

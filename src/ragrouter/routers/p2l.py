@@ -30,6 +30,7 @@ Params (config `routers.p2l`, all optional):
 | patience       | 6       | stop after this many epochs without a better validation metric           |
 | select         | auc     | "auc" (routed-pair ROC-AUC) or "loss" (validation-battle BT NLL)          |
 | tie_mode       | half    | "half" (P2L bt-tie) or "drop" (P2L bt)                                   |
+| label_battles  | none    | "added": every training row of the corpus is also a routed-pair battle won as its label says (the labels every other router trains on); "only": those alone (`battle_training.with_label_battles`) |
 | strong_model, weak_model | gpt-4-1106-preview, mistralai/Mixtral-8x7B-Instruct-v0.1 | routed pair |
 """
 
@@ -57,6 +58,7 @@ DEFAULTS = {
     "select": "auc",
     "validation_metric": "per_source",  # choices by the mean of per-source ROC-AUCs ("pooled" also rewards recognising the source)
     "tie_mode": "half",
+    "label_battles": "none",
     "strong_model": STRONG_MODEL,
     "weak_model": WEAK_MODEL,
 }

@@ -34,6 +34,7 @@ Params (config `routers.sw_ranking`, all optional):
 | batch_size   | 512     | query prompts per batched fit                                                 |
 | max_iter     | 100     | Newton iterations per batched fit (it stops earlier at `tol`)                  |
 | tol          | 1e-9    | stop when the largest rating update is below this (natural-log units)          |
+| label_battles | none  | "added" / "only": the corpus labels as routed-pair battles beside / instead of the table's (`battle_training.with_label_battles`) |
 | strong_model | gpt-4-1106-preview                    | routed strong model                     |
 | weak_model   | mistralai/Mixtral-8x7B-Instruct-v0.1  | routed weak model                       |
 
@@ -55,7 +56,7 @@ from loguru import logger
 from ragrouter.common.seeding import seed_everything
 from ragrouter.data.benchmarks import STRONG_MODEL, WEAK_MODEL
 from ragrouter.routers.base import EmbeddingRouter
-from ragrouter.routers.battle_training import routed_validation, train_split
+from ragrouter.routers.battle_training import routed_validation, train_split, with_label_battles
 from ragrouter.routers.bradley_terry import (
     aggregate_pairs,
     check_battles,
@@ -70,6 +71,7 @@ DEFAULTS = {
     "batch_size": 512,
     "max_iter": 100,
     "tol": 1e-9,
+    "label_battles": "none",  # `battle_training.with_label_battles`
     "strong_model": STRONG_MODEL,
     "weak_model": WEAK_MODEL,
     "validation_metric": "per_source",  # choices by the mean of per-source ROC-AUCs ("pooled" also rewards recognising the source)
@@ -202,7 +204,7 @@ def train(corpus: pl.DataFrame, battles: pl.DataFrame, encoder, params: dict | N
     seed_everything(seed)  # the fit is deterministic; seeded for uniformity
     started = time.perf_counter()
     strong, weak = params["strong_model"], params["weak_model"]
-    battles = check_battles(train_split(battles))
+    battles = check_battles(train_split(with_label_battles(battles, corpus, strong, weak, params["label_battles"])))
     if battles.height == 0:
         raise ValueError("sw_ranking: no training battles")
     ratings = fit_bt_battles(battles)
