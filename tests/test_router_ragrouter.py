@@ -304,8 +304,17 @@ def test_trains_on_rag_prompts_with_feature_head_and_round_trips(minilm_dir, tmp
 
     seen = {}
     real_train, real_choose = bc.train, rc.choose_neighbours
-    monkeypatch.setattr(bc, "train", lambda frame, *a: seen.setdefault("rows", frame.filter(pl.col("split") == "train").height) and real_train(frame, *a))
-    monkeypatch.setattr(rc, "choose_neighbours", lambda kb, vectors, val, *a: seen.setdefault("choice", len(val)) and real_choose(kb, vectors, val, *a))
+
+    def counted_train(frame, *args):
+        seen["rows"] = frame.filter(pl.col("split") == "train").height
+        return real_train(frame, *args)
+
+    def counted_choose(kb, vectors, val, *args):
+        seen["choice"] = len(val)
+        return real_choose(kb, vectors, val, *args)
+
+    monkeypatch.setattr(bc, "train", counted_train)
+    monkeypatch.setattr(rc, "choose_neighbours", counted_choose)
     capped = train(train_rows, validation, kb, features, train_rows, {**params, "choice_rows": "validation_and_unused_training"}, {**TEST_PARAMS, "max_train_rows_per_source": 12}, 0, minilm_dir)
     assert seen == {"rows": 12, "choice": 2 * (validation.height + train_rows.height - 12)}
     assert len(capped.validation_scores) == validation.height and capped.params["prior_weight"] in (0.0, 0.5)
