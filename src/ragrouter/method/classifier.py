@@ -486,7 +486,8 @@ def train(
     validation, val_exclude = validation_rows(validation, kb, family_rows, p["validation_retrieval"])
     # the classifier's per-source cap, drawn here as `bert_classifier.train` would draw it, so that the
     # queries it leaves out are known
-    cap = resolve_params(bert_classifier.DEFAULTS, classifier_params, "ragrouter classifier")[TRAIN_CAP]
+    classifier_settings = resolve_params(bert_classifier.DEFAULTS, classifier_params, "ragrouter classifier")
+    cap = classifier_settings[TRAIN_CAP]
     classifier_params = {**classifier_params, TRAIN_CAP: None}
     in_classifier = np.zeros(rows.height, dtype=bool)
     in_classifier[sample_per_source(rows.with_row_index("_query"), cap, seed)["_query"].to_numpy()] = True
@@ -501,7 +502,7 @@ def train(
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        max_tokens = resolve_params(bert_classifier.DEFAULTS, classifier_params, "ragrouter classifier")["max_length"]
+        max_tokens = classifier_settings["max_length"]
     if kb is not None and isinstance(p["neighbours"], list):
         p["neighbours"] = choose_neighbours(kb, features(choice["prompt"].to_list()), val, p["neighbours"], p["validation_metric"], choice_exclude)
     frames, inputs_of, p["numeric_scaling"] = {}, {}, None
