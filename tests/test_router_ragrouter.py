@@ -20,6 +20,7 @@ from ragrouter.method.classifier import (
     family_exclusions,
     fit_structure_prior,
     HELD_OUT,
+    held_out_training_exclusions,
     TRAINING,
     joined_features,
     neighbour_numbers,
@@ -235,6 +236,29 @@ def test_unused_training_queries_join_the_choice_rows_as_strata_of_their_own_nev
     assert choice["task"].to_list()[2:] == ["routerdc-7models/arc_easy" + TRAINING, "routerdc-7models/arc_easy" + TRAINING + HELD_OUT]
     assert exclude[2:] == [[0, 1], [0, 1, 2]]
     assert ValidationSet.of(choice).tasks == choice["task"].to_list()
+
+
+def test_a_share_of_the_classifiers_training_queries_retrieves_with_its_own_task_held_out():
+    """Four arc_easy queries and four mbpp ones, six of them within the classifier's cap: a share of
+    0.5 holds out the task of three of the six (seeded), never of a query outside the cap; the others
+    keep the family exclusions only."""
+    family = pl.DataFrame(
+        {"id": [f"routerdc-7models:arc_easy:{i}" for i in range(4)] + [f"routerdc-7models:mbpp:{i}" for i in range(4)],
+         "prompt": [f"a{i}" for i in range(4)] + [f"b{i}" for i in range(4)], "source": ["routerdc-7models"] * 8}
+    )
+    kb = KnowledgeBase.build(np.eye(8, dtype=np.float32), family["prompt"].to_list(), [0, 1] * 4, [5, 1] * 4, {"index": "flat", "use_gpu": False})
+    in_cap = np.array([True, True, True, False, True, True, True, False])
+    exclude, held_out = held_out_training_exclusions(kb, family, family, in_cap, 0.5, seed=0)
+    assert held_out.sum() == 3 and not (held_out & ~in_cap).any()
+    own_task = {"arc_easy": [0, 1, 2, 3], "mbpp": [4, 5, 6, 7]}
+    for i, (e, h) in enumerate(zip(exclude, held_out, strict=True)):
+        assert e == (own_task["arc_easy" if i < 4 else "mbpp"] if h else [i])
+    again, held_again = held_out_training_exclusions(kb, family, family, in_cap, 0.5, seed=0)
+    assert again == exclude and (held_again == held_out).all()
+    none, held_none = held_out_training_exclusions(kb, family, family, in_cap, 0.0, seed=0)
+    assert none == family_exclusions(kb, family, family) and not held_none.any()
+    with pytest.raises(ValueError, match="held_out_training_share must lie in"):
+        held_out_training_exclusions(kb, family, family, in_cap, 1.5, seed=0)
 
 
 def test_weak_score_scheme_scores_probability_of_scores_1_to_3():

@@ -94,6 +94,10 @@ DEFAULT_RAG_PARAMS: dict[str, Any] = {
     # their own family); the structure prior is then fitted on the classifier's rows only. The epoch
     # is still chosen on the validation rows.
     "choice_rows": "validation",
+    # share of the classifier's training queries whose RAG prompt retrieves with every KB entry of their
+    # own task held out (seeded): with 0 the classifier only ever reads same-task neighbours in training,
+    # while a benchmark task the KB lacks (MMLU) only ever gets other tasks' neighbours
+    "held_out_training_share": 0.0,
 }
 VALIDATION_RETRIEVAL = ("with_own_task", "with_and_without_own_task")
 CHOICE_ROWS = ("validation", "validation_and_unused_training")
@@ -190,6 +194,26 @@ def validation_rows(validation: pl.DataFrame, kb: KnowledgeBase | None, family_r
     exclude = family_exclusions(kb, rows, family_rows)
     held_out = [sorted(set(f) | set(t)) for f, t in zip(exclude, task_exclusions(kb, rows, family_rows), strict=True)]
     return pl.concat([rows, rows.with_columns(pl.col("task") + HELD_OUT)]), exclude + held_out
+
+
+def held_out_training_exclusions(
+    kb: KnowledgeBase, queries: pl.DataFrame, family_rows: pl.DataFrame, candidates: np.ndarray, share: float, seed: int
+) -> tuple[list[list[int]], np.ndarray]:
+    """What each training query must not retrieve (`family_exclusions`) and, for a seeded `share` of
+    the `candidates` (a boolean mask: the queries the classifier trains on), every KB entry of its own
+    task too (`task_exclusions`); also returns the mask of those held-out queries."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"ragrouter rag: held_out_training_share must lie in [0, 1], got {share!r}")
+    exclude = family_exclusions(kb, queries, family_rows)
+    held_out = np.zeros(queries.height, dtype=bool)
+    if share == 0.0:
+        return exclude, held_out
+    if not {"id", "source"} <= set(queries.columns):
+        raise ValueError(f"ragrouter rag: held_out_training_share needs the training rows' id and source (their task), got columns {queries.columns}")
+    candidate_ids = np.flatnonzero(candidates)
+    held_out[np.random.default_rng(seed).permutation(candidate_ids)[: round(share * candidate_ids.size)]] = True
+    tasks = task_exclusions(kb, queries, family_rows)
+    return [sorted(set(f) | set(t)) if h else f for f, t, h in zip(exclude, tasks, held_out, strict=True)], held_out
 
 
 def neighbour_vote(kb: KnowledgeBase, ids: np.ndarray) -> np.ndarray:
@@ -506,8 +530,11 @@ def train(
     if kb is not None and isinstance(p["neighbours"], list):
         p["neighbours"] = choose_neighbours(kb, features(choice["prompt"].to_list()), val, p["neighbours"], p["validation_metric"], choice_exclude)
     frames, inputs_of, p["numeric_scaling"] = {}, {}, None
+    train_exclude, held_out = None, np.zeros(rows.height, dtype=bool)
+    if kb is not None:
+        train_exclude, held_out = held_out_training_exclusions(kb, rows, family_rows, in_classifier, p["held_out_training_share"], seed)
     for split, part in (("train", rows), ("validation", choice)):
-        exclude = choice_exclude if split == "validation" else family_exclusions(kb, part, family_rows) if kb is not None else None
+        exclude = choice_exclude if split == "validation" else train_exclude
         inputs = inputs_of[split] = query_inputs(kb, part["prompt"].to_list(), features, p, exclude, tokenizer, max_tokens)
         if split == "train" and inputs.numbers.shape[1]:
             p["numeric_scaling"] = numeric_scaling(inputs.numbers)
@@ -522,7 +549,8 @@ def train(
     val_inputs, val_frame = inputs_of["validation"], frames["validation"]
     frame = pl.concat([frames["train"].filter(pl.Series(in_classifier)), val_frame.head(validation.height)], how="vertical")
     logger.info(
-        f"ragrouter: {rows.height} training queries ({int(in_classifier.sum())} within the classifier's cap) and {validation.height} validation prompts, "
+        f"ragrouter: {rows.height} training queries ({int(in_classifier.sum())} within the classifier's cap, {int(held_out.sum())} of them retrieving with their own task held out) "
+        f"and {validation.height} validation prompts, "
         f"rag={'on' if kb is not None else 'off'}, classifier features {len(frame['features'][0])}-d (query vector + numbers {inputs_of['train'].names}); "
         f"first training input:\n{frame['prompt'][0]}"
     )
