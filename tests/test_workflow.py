@@ -157,7 +157,8 @@ def test_tiny_workflow_runs_every_rule(tmp_path, data_dir, smollm2_dir):
     assert "read from the lower states of 50 prompts" in (tmp_path / "logs/score_router/causal_llm/seed-0.log").read_text()  # freeze_input_embeddings
     assert "cap: at most 20 train rows per source" in (tmp_path / "logs/train_router/knn/seed-0.log").read_text()  # a router's own cap
     ragrouter_log = (tmp_path / "logs/train_ragrouter/aug-on_sample-on_feat-on_rag-on/seed-0.log").read_text()
-    sampled, capped = map(int, re.search(r"ragrouter: (\d+) training queries \((\d+) within the classifier's cap, ", ragrouter_log).groups())
+    sampled, capped, held_out = map(int, re.search(r"ragrouter: (\d+) training queries \((\d+) within the classifier's cap, (\d+) of them retrieving with their own task held out", ragrouter_log).groups())
+    assert held_out == round(0.5 * capped)  # .test/config.yaml: held_out_training_share 0.5
     trained = int(re.search(r"bert: (\d+) train rows", ragrouter_log)[1])
     assert trained == capped < sampled and trained <= 30 * 5  # the classifier's cap: at most 30 of each source's sampled rows
     report = (tmp_path / "results/REPORT.md").read_text()
