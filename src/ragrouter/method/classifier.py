@@ -177,6 +177,11 @@ def task_exclusions(kb: KnowledgeBase, queries: pl.DataFrame, family_rows: pl.Da
     return [kb_ids_of_task.get(task, []) for task in family_tasks(queries)]
 
 
+def with_own_task_held_out(kb: KnowledgeBase, queries: pl.DataFrame, family_rows: pl.DataFrame, exclude: list[list[int]]) -> list[list[int]]:
+    """Each query's `exclude` with every KB entry of its own task added (`task_exclusions`)."""
+    return [sorted(set(e) | set(t)) for e, t in zip(exclude, task_exclusions(kb, queries, family_rows), strict=True)]
+
+
 def validation_rows(validation: pl.DataFrame, kb: KnowledgeBase | None, family_rows: pl.DataFrame, retrieval: str) -> tuple[pl.DataFrame, list[list[int]] | None]:
     """The rows RAGRouter's choices are scored on, and what each must not retrieve (None without a KB).
     "with_and_without_own_task" adds a `task` column (the per-task strata; a `task` column already
@@ -192,8 +197,7 @@ def validation_rows(validation: pl.DataFrame, kb: KnowledgeBase | None, family_r
         raise ValueError(f"ragrouter rag: validation_retrieval {retrieval!r} needs the validation rows' id and source (their task), got columns {validation.columns}")
     rows = validation if "task" in validation.columns else validation.with_columns(pl.Series("task", family_tasks(validation), dtype=pl.String))
     exclude = family_exclusions(kb, rows, family_rows)
-    held_out = [sorted(set(f) | set(t)) for f, t in zip(exclude, task_exclusions(kb, rows, family_rows), strict=True)]
-    return pl.concat([rows, rows.with_columns(pl.col("task") + HELD_OUT)]), exclude + held_out
+    return pl.concat([rows, rows.with_columns(pl.col("task") + HELD_OUT)]), exclude + with_own_task_held_out(kb, rows, family_rows, exclude)
 
 
 def held_out_training_exclusions(
@@ -201,7 +205,7 @@ def held_out_training_exclusions(
 ) -> tuple[list[list[int]], np.ndarray]:
     """What each training query must not retrieve (`family_exclusions`) and, for a seeded `share` of
     the `candidates` (a boolean mask: the queries the classifier trains on), every KB entry of its own
-    task too (`task_exclusions`); also returns the mask of those held-out queries."""
+    task too (`with_own_task_held_out`); also returns the mask of those held-out queries."""
     if not 0.0 <= share <= 1.0:
         raise ValueError(f"ragrouter rag: held_out_training_share must lie in [0, 1], got {share!r}")
     exclude = family_exclusions(kb, queries, family_rows)
@@ -212,8 +216,10 @@ def held_out_training_exclusions(
         raise ValueError(f"ragrouter rag: held_out_training_share needs the training rows' id and source (their task), got columns {queries.columns}")
     candidate_ids = np.flatnonzero(candidates)
     held_out[np.random.default_rng(seed).permutation(candidate_ids)[: round(share * candidate_ids.size)]] = True
-    tasks = task_exclusions(kb, queries, family_rows)
-    return [sorted(set(f) | set(t)) if h else f for f, t, h in zip(exclude, tasks, held_out, strict=True)], held_out
+    rows = np.flatnonzero(held_out)
+    for row, own_task_out in zip(rows, with_own_task_held_out(kb, queries[rows], family_rows, [exclude[r] for r in rows]), strict=True):
+        exclude[row] = own_task_out
+    return exclude, held_out
 
 
 def neighbour_vote(kb: KnowledgeBase, ids: np.ndarray) -> np.ndarray:
