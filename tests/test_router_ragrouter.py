@@ -261,6 +261,27 @@ def test_a_share_of_the_classifiers_training_queries_retrieves_with_its_own_task
         held_out_training_exclusions(kb, family, family, in_cap, 1.5, seed=0)
 
 
+def test_held_out_domains_hold_out_every_task_of_the_query_s_domain_with_its_own():
+    """RouterBench's and RouterDC's ARC are two tasks of one dataset: with both in one domain, an ARC
+    query's held-out copy and its held-out training retrieval reach neither, only the unlisted mbpp
+    task (its own domain); without domains the twin task stays retrievable. A task in two domains fails."""
+    family = pl.DataFrame(
+        {"id": ["routerbench-zs:arc-challenge.test.1", "routerdc-7models:arc_challenge:2", "routerdc-7models:mbpp:3", "routerbench-zs:arc-challenge.test.4"],
+         "prompt": ["a1", "a2", "b3", "a4"], "source": ["routerbench-zs", "routerdc-7models", "routerdc-7models", "routerbench-zs"]}
+    )
+    kb = KnowledgeBase.build(np.eye(4, dtype=np.float32), family["prompt"].to_list(), [0, 1, 1, 0], [5, 2, 1, 5], {"index": "flat", "use_gpu": False})
+    arc = {"arc": ["routerbench-zs/arc-challenge", "routerdc-7models/arc_challenge"]}
+    validation = pl.DataFrame({"id": ["routerbench-zs:arc-challenge.test.9"], "prompt": ["a9"], "source": ["routerbench-zs"], "label": [0]})
+    assert task_exclusions(kb, validation, family) == [[0, 3]]
+    assert task_exclusions(kb, validation, family, arc) == [[0, 1, 3]]
+    _, exclude = validation_rows(validation, kb, family, "with_and_without_own_task", arc)
+    assert exclude == [[], [0, 1, 3]]
+    exclude, held_out = held_out_training_exclusions(kb, family, family, np.ones(4, dtype=bool), 1.0, seed=0, domains=arc)
+    assert held_out.all() and exclude == [[0, 1, 3], [0, 1, 3], [2], [0, 1, 3]]
+    with pytest.raises(ValueError, match="lists task 'routerdc-7models/mbpp' in both"):
+        task_exclusions(kb, validation, family, {**arc, "code": ["routerdc-7models/mbpp"], "more": ["routerdc-7models/mbpp"]})
+
+
 def test_weak_score_scheme_scores_probability_of_scores_1_to_3():
     assert [bc.class_of(s, "weak_score") for s in range(1, 6)] == [0, 1, 2, 3, 4]
     assert [bc.class_of(s) for s in range(1, 6)] == [0, 0, 0, 1, 2]

@@ -98,10 +98,14 @@ DEFAULT_RAG_PARAMS: dict[str, Any] = {
     # own task held out (seeded): with 0 the classifier only ever reads same-task neighbours in training,
     # while a benchmark task the KB lacks (MMLU) only ever gets other tasks' neighbours
     "held_out_training_share": 0.0,
+    # {domain: [tasks]}: where a query's own task is held out (the validation rows' second copy, the
+    # held-out training queries), every task of its domain is held out with it; a task listed in no
+    # domain is its own (the default). Tasks as `data.sources.task_of` names them.
+    "held_out_domains": {},
 }
 VALIDATION_RETRIEVAL = ("with_own_task", "with_and_without_own_task")
 CHOICE_ROWS = ("validation", "validation_and_unused_training")
-HELD_OUT = " (own task held out)"  # the task stratum of a validation row's held-out copy
+HELD_OUT = " (own task held out)"  # the task stratum of a validation row's held-out copy (its domain held out too)
 TRAINING = " (training query)"  # the task stratum of a choice row taken from the unused training queries
 PERCENTILES = 101  # validation quantiles kept per blended score: enough to map any prompt's value to [0, 1]
 NEIGHBOUR_NUMBERS = ("mean_label", "mean_weak_score", "nearest_label", "mean_distance")
@@ -170,23 +174,42 @@ def family_exclusions(kb: KnowledgeBase, queries: pl.DataFrame, family_rows: pl.
     return [sorted(set(o) | set(kb_ids_of_family.get(family(i), []))) for o, i in zip(own, queries["id"].to_list(), strict=True)]
 
 
-def task_exclusions(kb: KnowledgeBase, queries: pl.DataFrame, family_rows: pl.DataFrame) -> list[list[int]]:
+def domain_of_task(domains: dict[str, list[str]] | None) -> dict[str, str]:
+    """task -> domain from `held_out_domains` ({domain: [tasks]}); a task listed in none is its own
+    domain. A task listed twice is an error: it would be held out with two different sets."""
+    of: dict[str, str] = {}
+    for domain, tasks in (domains or {}).items():
+        for task in tasks:
+            if task in of:
+                raise ValueError(f"ragrouter rag: held_out_domains lists task {task!r} in both {of[task]!r} and {domain!r}")
+            of[task] = domain
+    return of
+
+
+def task_exclusions(kb: KnowledgeBase, queries: pl.DataFrame, family_rows: pl.DataFrame, domains: dict[str, list[str]] | None = None) -> list[list[int]]:
     """Per query (id, source), the KB ids of every entry of its own task (`task_of` the entry's family
-    row in `family_rows`): retrieval as for a task the knowledge base lacks."""
-    kb_ids_of_task = kb_ids_by_group(kb, family_rows["prompt"].to_list(), family_tasks(family_rows))
-    return [kb_ids_of_task.get(task, []) for task in family_tasks(queries)]
+    row in `family_rows`) and of every other task of its domain (`held_out_domains`): retrieval as for
+    a task the knowledge base lacks. Why domains: RouterBench's ARC-Challenge and RouterDC's ARC are
+    two tasks of one dataset, so holding out the task alone still retrieves its twin."""
+    domain = domain_of_task(domains)
+    kb_ids_of_domain = kb_ids_by_group(kb, family_rows["prompt"].to_list(), [domain.get(t, t) for t in family_tasks(family_rows)])
+    return [sorted(set(kb_ids_of_domain.get(domain.get(task, task), []))) for task in family_tasks(queries)]
 
 
-def with_own_task_held_out(kb: KnowledgeBase, queries: pl.DataFrame, family_rows: pl.DataFrame, exclude: list[list[int]]) -> list[list[int]]:
-    """Each query's `exclude` with every KB entry of its own task added (`task_exclusions`)."""
-    return [sorted(set(e) | set(t)) for e, t in zip(exclude, task_exclusions(kb, queries, family_rows), strict=True)]
+def with_own_task_held_out(
+    kb: KnowledgeBase, queries: pl.DataFrame, family_rows: pl.DataFrame, exclude: list[list[int]], domains: dict[str, list[str]] | None = None
+) -> list[list[int]]:
+    """Each query's `exclude` with every KB entry of its own task (and domain) added (`task_exclusions`)."""
+    return [sorted(set(e) | set(t)) for e, t in zip(exclude, task_exclusions(kb, queries, family_rows, domains), strict=True)]
 
 
-def validation_rows(validation: pl.DataFrame, kb: KnowledgeBase | None, family_rows: pl.DataFrame, retrieval: str) -> tuple[pl.DataFrame, list[list[int]] | None]:
+def validation_rows(
+    validation: pl.DataFrame, kb: KnowledgeBase | None, family_rows: pl.DataFrame, retrieval: str, domains: dict[str, list[str]] | None = None
+) -> tuple[pl.DataFrame, list[list[int]] | None]:
     """The rows RAGRouter's choices are scored on, and what each must not retrieve (None without a KB).
     "with_and_without_own_task" adds a `task` column (the per-task strata; a `task` column already
     there is kept) and appends a copy of every row whose task stratum is marked `HELD_OUT` and which
-    retrieves nothing of its own task."""
+    retrieves nothing of its own task or its task's domain (`task_exclusions`)."""
     if retrieval not in VALIDATION_RETRIEVAL:
         raise ValueError(f"ragrouter rag: validation_retrieval must be one of {list(VALIDATION_RETRIEVAL)}, got {retrieval!r}")
     if kb is None:
@@ -197,15 +220,16 @@ def validation_rows(validation: pl.DataFrame, kb: KnowledgeBase | None, family_r
         raise ValueError(f"ragrouter rag: validation_retrieval {retrieval!r} needs the validation rows' id and source (their task), got columns {validation.columns}")
     rows = validation if "task" in validation.columns else validation.with_columns(pl.Series("task", family_tasks(validation), dtype=pl.String))
     exclude = family_exclusions(kb, rows, family_rows)
-    return pl.concat([rows, rows.with_columns(pl.col("task") + HELD_OUT)]), exclude + with_own_task_held_out(kb, rows, family_rows, exclude)
+    return pl.concat([rows, rows.with_columns(pl.col("task") + HELD_OUT)]), exclude + with_own_task_held_out(kb, rows, family_rows, exclude, domains)
 
 
 def held_out_training_exclusions(
-    kb: KnowledgeBase, queries: pl.DataFrame, family_rows: pl.DataFrame, candidates: np.ndarray, share: float, seed: int
+    kb: KnowledgeBase, queries: pl.DataFrame, family_rows: pl.DataFrame, candidates: np.ndarray, share: float, seed: int,
+    domains: dict[str, list[str]] | None = None,
 ) -> tuple[list[list[int]], np.ndarray]:
     """What each training query must not retrieve (`family_exclusions`) and, for a seeded `share` of
     the `candidates` (a boolean mask: the queries the classifier trains on), every KB entry of its own
-    task too (`with_own_task_held_out`); also returns the mask of those held-out queries."""
+    task and domain too (`with_own_task_held_out`); also returns the mask of those held-out queries."""
     if not 0.0 <= share <= 1.0:
         raise ValueError(f"ragrouter rag: held_out_training_share must lie in [0, 1], got {share!r}")
     exclude = family_exclusions(kb, queries, family_rows)
@@ -217,7 +241,7 @@ def held_out_training_exclusions(
     candidate_ids = np.flatnonzero(candidates)
     held_out[np.random.default_rng(seed).permutation(candidate_ids)[: round(share * candidate_ids.size)]] = True
     rows = np.flatnonzero(held_out)
-    for row, own_task_out in zip(rows, with_own_task_held_out(kb, queries[rows], family_rows, [exclude[r] for r in rows]), strict=True):
+    for row, own_task_out in zip(rows, with_own_task_held_out(kb, queries[rows], family_rows, [exclude[r] for r in rows], domains), strict=True):
         exclude[row] = own_task_out
     return exclude, held_out
 
@@ -477,12 +501,13 @@ def joined_features(vectors: np.ndarray, numbers: np.ndarray, scaling: dict[str,
 
 def with_unused_training_queries(
     validation: pl.DataFrame, val_exclude: list[list[int]] | None, unused: pl.DataFrame, kb: KnowledgeBase | None, family_rows: pl.DataFrame, retrieval: str,
+    domains: dict[str, list[str]] | None = None,
 ) -> tuple[pl.DataFrame, list[list[int]] | None]:
     """The validation rows (from `validation_rows`) followed by the training queries the classifier
     does not train on, built the same way, their task strata marked `TRAINING`: 4x the rows to choose
     K, w and a by, each retrieving as a validation row does (never its own family)."""
     tasks = pl.Series("task", [t + TRAINING for t in family_tasks(unused)], dtype=pl.String)
-    unused, unused_exclude = validation_rows(unused.with_columns(tasks), kb, family_rows, retrieval)
+    unused, unused_exclude = validation_rows(unused.with_columns(tasks), kb, family_rows, retrieval, domains)
     if "task" not in validation.columns:
         validation = validation.with_columns(pl.Series("task", family_tasks(validation), dtype=pl.String))
     logger.info(f"ragrouter: K, w and a are chosen on {validation.height} validation rows and {unused.height} training queries the classifier does not train on")
@@ -513,7 +538,9 @@ def train(
     if p["choice_rows"] not in CHOICE_ROWS:
         raise ValueError(f"ragrouter rag: choice_rows must be one of {list(CHOICE_ROWS)}, got {p['choice_rows']!r}")
     served = validation.height  # the rows as the router retrieves for them; the validation file's rows
-    validation, val_exclude = validation_rows(validation, kb, family_rows, p["validation_retrieval"])
+    if domain_of_task(p["held_out_domains"]):  # a task listed twice fails before any work
+        logger.info(f"ragrouter: a query whose own task is held out loses its domain's other tasks too: {p['held_out_domains']}")
+    validation, val_exclude = validation_rows(validation, kb, family_rows, p["validation_retrieval"], p["held_out_domains"])
     # the classifier's per-source cap, drawn here as `bert_classifier.train` would draw it, so that the
     # queries it leaves out are known
     classifier_settings = resolve_params(bert_classifier.DEFAULTS, classifier_params, "ragrouter classifier")
@@ -525,7 +552,7 @@ def train(
     choice, choice_exclude = validation, val_exclude
     if p["choice_rows"] == "validation_and_unused_training":
         in_choice = ~in_classifier
-        choice, choice_exclude = with_unused_training_queries(validation, val_exclude, rows.filter(pl.Series(in_choice)), kb, family_rows, p["validation_retrieval"])
+        choice, choice_exclude = with_unused_training_queries(validation, val_exclude, rows.filter(pl.Series(in_choice)), kb, family_rows, p["validation_retrieval"], p["held_out_domains"])
     val = ValidationSet.of(choice)
     tokenizer, max_tokens = None, None
     if kb is not None and p["budget"] == "tokens":
@@ -538,7 +565,7 @@ def train(
     frames, inputs_of, p["numeric_scaling"] = {}, {}, None
     train_exclude, held_out = None, np.zeros(rows.height, dtype=bool)
     if kb is not None:
-        train_exclude, held_out = held_out_training_exclusions(kb, rows, family_rows, in_classifier, p["held_out_training_share"], seed)
+        train_exclude, held_out = held_out_training_exclusions(kb, rows, family_rows, in_classifier, p["held_out_training_share"], seed, p["held_out_domains"])
     for split, part in (("train", rows), ("validation", choice)):
         exclude = choice_exclude if split == "validation" else train_exclude
         inputs = inputs_of[split] = query_inputs(kb, part["prompt"].to_list(), features, p, exclude, tokenizer, max_tokens)
