@@ -22,7 +22,7 @@ val = ValidationSet.of(rows)
 print(f"{rows.height} validation rows over {rows['task'].n_unique()} tasks and {rows['family'].n_unique()} families")
 print("K-neighbour vote alone, per-task mean:", {k: round(val.auc(rows[f"vote_{k}"].to_numpy(), "per_task"), 4) for k in (2, 3, 4)})
 for name in ("classifier", "vote_2", "prior_words", "prior_all"):
-    per_family = {f: round(ValidationSet.of(part).auc(part[name].to_numpy(), "per_task"), 3) for f, part in rows.group_by("family", maintain_order=True) for f in f}
+    per_family = {f: round(ValidationSet.of(part).auc(part[name].to_numpy(), "per_task"), 3) for (f,), part in rows.group_by("family", maintain_order=True)}
     print(f"{name} alone: per-task mean {val.auc(rows[name].to_numpy(), 'per_task'):.4f}; by family {per_family}")
 
 
