@@ -159,7 +159,7 @@ def test_tiny_workflow_runs_every_rule(tmp_path, data_dir, smollm2_dir):
     ragrouter_log = (tmp_path / "logs/train_ragrouter/aug-on_sample-on_feat-on_rag-on/seed-0.log").read_text()
     sampled, capped, held_out = map(int, re.search(r"ragrouter: (\d+) training queries \((\d+) within the classifier's cap, (\d+) of them retrieving with their own task held out", ragrouter_log).groups())
     assert held_out == round(0.5 * capped)  # .test/config.yaml: held_out_training_share 0.5
-    assert "loses its domain's other tasks too: {'science_multiple_choice': [" in ragrouter_log  # config.yaml's held_out_domains, inherited
+    assert "loses its domain's other tasks too: {'science_multiple_choice': [" in ragrouter_log  # .test/config.yaml: held_out_domains
     trained = int(re.search(r"bert: (\d+) train rows", ragrouter_log)[1])
     assert trained == capped < sampled and trained <= 30 * 5  # the classifier's cap: at most 30 of each source's sampled rows
     report = (tmp_path / "results/REPORT.md").read_text()
