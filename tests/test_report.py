@@ -199,8 +199,10 @@ def test_ragrouter_choices_are_read_from_the_training_logs(tmp_path):
         "2026-12-05 11:24:53 | INFO    | ragrouter: validation ROC-AUC (per_task) of (1 - w) * classifier + w * K-neighbour vote {0.0: 0.4795, 1.0: 0.5675}; w = 1.0\n"
         "2026-12-05 11:24:53 | INFO    | ragrouter: a = 0.25 on ['log_words']\n"
     )
+    (log.parent / "seed-1.log").write_text(log.read_text().replace("w = 1.0", "w = 0.25"))
     names = {"ragrouter_aug-on_sample-on_feat-on_rag-on": "RAGRouter", "ragrouter_aug-on_sample-on_feat-on_rag-off": "RAGRouter w/o RAG"}
     lines = ragrouter_choices_section(tmp_path, list(names), names)
     assert "| RAGRouter | seed-0 | 3 | 1.0 | 0.25 | log_words |" in lines
     assert not any("w/o RAG" in line for line in lines)  # no training log: no row
+    assert lines[-2].startswith("w = 1 (the score is the neighbours' vote alone") and "in 1 of 2 trainings: RAGRouter (seed-0)." in lines[-2]
     assert ragrouter_choices_section(tmp_path / "none", list(names), names) == []

@@ -340,7 +340,7 @@ def ragrouter_choices_section(log_dir: str | Path, variants: Sequence[str], name
     """What each RAGRouter checkpoint chose on validation (K, the vote weight w, the structure prior's
     weight a and statistics), read from its training log: with w = 1 the classifier's output carries no
     weight, which the tables alone would not show. Empty when no variant has a training log."""
-    rows = []
+    rows, vote_only = [], {}
     for variant in variants:
         for path in sorted((Path(log_dir) / "train_ragrouter" / variant.removeprefix("ragrouter_")).glob("seed-*.log")):
             found = dict.fromkeys(RAGROUTER_CHOICES, "-")
@@ -349,8 +349,14 @@ def ragrouter_choices_section(log_dir: str | Path, variants: Sequence[str], name
                     if m := pattern.search(line.rstrip()):
                         found[key] = m.group(1).replace("'", "")
             rows.append(f"| {names.get(variant, variant)} | {path.stem} | " + " | ".join(found.values()) + " |")
+            if found["w (vote)"] != "-" and float(found["w (vote)"]) == 1.0:
+                vote_only.setdefault(names.get(variant, variant), []).append(path.stem)
     if not rows:
         return []
+    chosen = "; ".join(f"{name} ({', '.join(seeds)})" for name, seeds in vote_only.items())
+    summary = f"w = 1 (the score is the neighbours' vote alone; the classifier is not run) was chosen in {sum(map(len, vote_only.values()))} of {len(rows)} trainings" + (
+        f": {chosen}. Where every seed of a row chose it, its table row measures the vote and the prior, not a trained classifier." if vote_only else "."
+    )
     return [
         "## RAGRouter's choices on validation (from `logs/train_ragrouter/`)",
         "",
@@ -361,6 +367,8 @@ def ragrouter_choices_section(log_dir: str | Path, variants: Sequence[str], name
         "| router | seed | " + " | ".join(RAGROUTER_CHOICES) + " |",
         "|---|---|" + "---|" * len(RAGROUTER_CHOICES),
         *rows,
+        "",
+        summary,
         "",
     ]
 
