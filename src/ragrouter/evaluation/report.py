@@ -348,9 +348,10 @@ def ragrouter_choices_section(log_dir: str | Path, variants: Sequence[str], name
                 for key, pattern in RAGROUTER_CHOICES.items():
                     if m := pattern.search(line.rstrip()):
                         found[key] = m.group(1).replace("'", "")
-            rows.append(f"| {names.get(variant, variant)} | {path.stem} | " + " | ".join(found.values()) + " |")
+            name = names.get(variant, variant)
+            rows.append(f"| {name} | {path.stem} | " + " | ".join(found.values()) + " |")
             if found["w (vote)"] != "-" and float(found["w (vote)"]) == 1.0:
-                vote_only.setdefault(names.get(variant, variant), []).append(path.stem)
+                vote_only.setdefault(name, []).append(path.stem)
     if not rows:
         return []
     chosen = "; ".join(f"{name} ({', '.join(seeds)})" for name, seeds in vote_only.items())

@@ -193,7 +193,7 @@ def task_exclusions(kb: KnowledgeBase, queries: pl.DataFrame, family_rows: pl.Da
     two tasks of one dataset, so holding out the task alone still retrieves its twin."""
     domain = domain_of_task(domains)
     kb_ids_of_domain = kb_ids_by_group(kb, family_rows["prompt"].to_list(), [domain.get(t, t) for t in family_tasks(family_rows)])
-    return [sorted(set(kb_ids_of_domain.get(domain.get(task, task), []))) for task in family_tasks(queries)]
+    return [kb_ids_of_domain.get(domain.get(task, task), []) for task in family_tasks(queries)]
 
 
 def with_own_task_held_out(
