@@ -14,6 +14,7 @@ from ragrouter.evaluation.validation import (
     per_source_auc,
     roc_auc,
     stratified_auc,
+    stratified_auc_resamples,
     stratified_auc_se,
     validation_table,
 )
@@ -59,6 +60,20 @@ def test_stratified_auc_se_is_zero_for_a_perfect_ranking_and_shrinks_with_more_r
     assert small == stratified_auc_se(labels, scores, strata)  # seeded
     assert 0.02 < small < 0.15
     assert stratified_auc_se(*rows(960)) < small / 2  # 16x the rows: about a quarter of the error
+
+
+def test_paired_resamples_score_every_array_on_the_same_rows():
+    """Two arrays resampled apart would give a nonzero spread to the gain of a score over itself; on
+    shared rows it is exactly 0, and a score that ranks better gains in every resample."""
+    rng = np.random.default_rng(2)
+    strata = np.repeat(["a", "b"], 80)
+    labels = (rng.random(160) < 0.4).astype(int)
+    noisy = labels + rng.normal(0, 1.5, 160)
+    draws = stratified_auc_resamples(labels, [noisy, noisy.copy(), labels + rng.normal(0, 0.2, 160)], strata, resamples=300)
+    assert draws.shape == (3, 300)
+    assert np.array_equal(draws[0], draws[1])
+    assert (draws[2] > draws[0]).all()
+    assert abs(draws[0].mean() - stratified_auc(labels, noisy, strata)) < 0.02  # centred on the statistic
 
 
 def test_a_score_that_only_knows_the_source_is_rewarded_pooled_but_not_within_sources():

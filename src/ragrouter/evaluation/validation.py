@@ -60,22 +60,31 @@ def pair_weighted_auc(labels: np.ndarray, scores: np.ndarray, strata: Sequence[s
     return float(np.average([per[s] for s in kept], weights=[n * p for n, p in kept.values()])) if kept else float("nan")
 
 
-def stratified_auc_se(labels: np.ndarray, scores: np.ndarray, strata: Sequence[str], resamples: int = 200, seed: int = 0, min_per_class: int = MIN_PER_CLASS) -> float:
-    """Bootstrap standard error of `stratified_auc`: each stratum's strong-needed and other rows are
-    resampled with replacement apart, so every resample keeps the strata and their label counts (and
-    so the strata the mean keeps). Why: a validation choice between two settings whose means differ
-    by less than this is noise. Each resample's AUCs come from ranks (Mann-Whitney), all at once."""
+def stratified_auc_resamples(
+    labels: np.ndarray, scores: Sequence[np.ndarray], strata: Sequence[str], resamples: int = 200, seed: int = 0, min_per_class: int = MIN_PER_CLASS
+) -> np.ndarray:
+    """`stratified_auc` of each score array on the same bootstrap resamples, (len(scores), resamples):
+    each stratum's strong-needed and other rows are resampled with replacement apart, so every resample
+    keeps the strata and their label counts (and so the strata the mean keeps). The same rows for every
+    score make differences between scores paired. AUCs from ranks (Mann-Whitney), all at once."""
     from scipy.stats import rankdata
 
-    labels, scores, strata = np.asarray(labels), np.asarray(scores, dtype=np.float64), np.asarray(strata)
+    labels, strata = np.asarray(labels), np.asarray(strata)
+    scores = [np.asarray(s, dtype=np.float64) for s in scores]
     rng = np.random.default_rng(seed)
     per_stratum = []
     for s in kept_strata(labels, strata, min_per_class):
-        pos, neg = (scores[(strata == s) & (labels == c)] for c in (1, 0))
-        draws = np.hstack([rng.choice(pos, (resamples, len(pos))), rng.choice(neg, (resamples, len(neg)))])
-        pos_ranks = rankdata(draws, axis=1)[:, : len(pos)].sum(axis=1)
+        pos, neg = (np.flatnonzero((strata == s) & (labels == c)) for c in (1, 0))
+        rows = np.hstack([rng.choice(pos, (resamples, len(pos))), rng.choice(neg, (resamples, len(neg)))])
+        pos_ranks = np.stack([rankdata(x[rows], axis=1)[:, : len(pos)].sum(axis=1) for x in scores])
         per_stratum.append((pos_ranks - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
-    return float(np.std(np.mean(per_stratum, axis=0))) if per_stratum else float("nan")
+    return np.mean(per_stratum, axis=0) if per_stratum else np.full((len(scores), resamples), np.nan)
+
+
+def stratified_auc_se(labels: np.ndarray, scores: np.ndarray, strata: Sequence[str], resamples: int = 200, seed: int = 0, min_per_class: int = MIN_PER_CLASS) -> float:
+    """Bootstrap standard error of `stratified_auc` (`stratified_auc_resamples`). Why: a validation
+    choice between two settings whose means differ by less than this is noise."""
+    return float(np.std(stratified_auc_resamples(labels, [scores], strata, resamples, seed, min_per_class)[0]))
 
 
 VALIDATION_METRICS = ("pooled", "per_source", "per_task")
