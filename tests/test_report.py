@@ -115,6 +115,27 @@ def test_diagnostics_separate_difficulty_from_length_and_name_routers_below_a_co
     assert "Length" in line and "BERT" in line and "RAG" not in line and "Random" not in line
 
 
+def test_diagnostics_tell_recognising_the_subject_from_ranking_within_it():
+    """Subject a needs the strong model on 12 of 20 prompts, b on 6 of 20; a score that knows only the
+    subject ranks well overall and at chance within each, and matches the subject-rate reference."""
+    from ragrouter.evaluation.diagnostics import score_diagnostics, subject_rate_auc
+    from ragrouter.evaluation.report import diagnostics_section
+
+    weak = np.array([0.0] * 12 + [1.0] * 8 + [0.0] * 6 + [1.0] * 14)
+    bench = pl.DataFrame({"prompt": ["q " * (i % 5 + 1) for i in range(40)], "strong": np.ones(40), "weak": weak, "domain": ["a"] * 20 + ["b"] * 20})
+    subject_only = np.array([1.0] * 20 + [0.0] * 20)
+    within = np.array([1.0 - w + (0.5 if i < 20 else 0.0) for i, w in enumerate(weak)])  # perfect within each subject
+    diag = score_diagnostics(bench, {"subject": [subject_only], "within": [within]})
+    by = {r["router_id"]: r for r in diag.iter_rows(named=True)}
+    reference = subject_rate_auc(bench)
+    assert by["subject"]["auc_within_subject"] == 0.5 and by["subject"]["auc_strong_needed"] == pytest.approx(reference)
+    assert reference == pytest.approx((12 * 14 + 0.5 * (12 * 8 + 6 * 14)) / (18 * 22))  # a's positives over b's negatives, same-subject pairs tied
+    assert by["within"]["auc_within_subject"] == 1.0
+    assert subject_rate_auc(bench.drop("domain")) is None and score_diagnostics(bench.drop("domain"), {"s": [within]})["auc_within_subject"][0] is None
+    text = "\n".join(diagnostics_section({}, {}, {"mmlu": diag}, {"mmlu": reference}))
+    assert "| subject | 0.652 | 0.500 |" in text and f"would reach {reference:.3f} overall" in text
+
+
 def test_validation_section_averages_per_source_aucs_over_seeds(tmp_path):
     from ragrouter.evaluation.report import validation_section
 
