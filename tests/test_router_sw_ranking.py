@@ -26,9 +26,11 @@ from ragrouter.routers.bradley_terry import (
     fit_bt,
     fit_bt_battles,
 )
+from ragrouter.routers.battle_training import routed_validation
 from ragrouter.routers.sw_ranking import (
     SWRankingRouter,
     reference_strong_win_rates,
+    similarity_weights,
     train,
 )
 
@@ -110,6 +112,43 @@ def test_tier_grid_is_chosen_on_validation(data):
     assert router.num_tiers == 4  # 1 tier merges the routed pair: skipped
     with pytest.raises(ValueError, match="one tier"):
         train(corpus, battles, HashEncoder(), {"num_tiers": 1}, seed=0)
+
+
+def test_similarity_sharpness_scales_the_exponent_of_routellm_s_weights():
+    sims = np.array([[0.8, 0.4, 0.0]])
+    np.testing.assert_allclose(similarity_weights(sims), 10 * 10 ** (sims / 0.8))  # RouteLLM's formula
+    sharp = similarity_weights(sims, 10.0)
+    assert sharp[0, 0] / sharp[0, 2] == pytest.approx(1e10) and sharp[0, 0] / sharp[0, 1] == pytest.approx(1e5)
+
+
+def test_sharper_weights_keep_the_fast_path_equal_to_the_reference(data):
+    corpus, battles = data
+    router = train(corpus, battles, HashEncoder(), {"similarity_sharpness": 10}, seed=0)
+    assert router.similarity_sharpness == 10.0
+    queries = router.encoder.encode([HARD_PROMPT, EASY_PROMPT, "Compute the integral of x^3 from 0 to 2."])
+    sharp = router.strong_win_rates_from_embeddings(queries)
+    np.testing.assert_allclose(sharp, reference_strong_win_rates(router, battles, queries), rtol=0, atol=1e-6)
+    router.similarity_sharpness = 1.0
+    assert np.abs(sharp - router.strong_win_rates_from_embeddings(queries)).max() > 1e-3  # the parameter reaches the fit
+
+
+def test_sharpness_and_tiers_are_chosen_together_on_validation(data):
+    """Every candidate ranks the planted validation perfectly: ties keep the first (s = 1, 3 tiers).
+    With the validation labels shuffled the candidates differ, and the one kept is the best."""
+    corpus, battles = data
+    grid = {"num_tiers": [3, 4], "similarity_sharpness": [1, 30]}
+    tied = train(corpus, battles, HashEncoder(), grid, seed=0)
+    assert (tied.num_tiers, tied.similarity_sharpness) == (3, 1.0)
+    is_val = pl.col("split") == "validation"
+    shuffled = corpus.with_columns(pl.when(is_val).then(pl.col("label").shuffle(seed=3).over("split")).otherwise(pl.col("label")).alias("label"))
+    router = train(shuffled, battles, HashEncoder(), grid, seed=0)
+    val = routed_validation(shuffled, STRONG_MODEL, WEAK_MODEL)
+    aucs = {}
+    for tiers, sharpness in itertools.product(grid["num_tiers"], grid["similarity_sharpness"]):
+        candidate = train(shuffled, battles, HashEncoder(), {"num_tiers": tiers, "similarity_sharpness": sharpness}, seed=0)
+        aucs[(tiers, sharpness)] = val.auc(candidate.strong_win_rates(val.prompts), "per_source")
+    assert len(set(aucs.values())) > 1
+    assert aucs[(router.num_tiers, router.similarity_sharpness)] == max(aucs.values())
 
 
 def test_fit_bt_matches_sklearn_and_recovers_ratings():

@@ -9,8 +9,9 @@ Method (RouteLLM `SWRankingRouter` + `similarity_weighted/utils.py`):
 2. Group the models into `num_tiers` tiers: contiguous groups of the rating order that minimise the
    summed within-tier variance (RouteLLM's `compute_tiers` dynamic programme), and relabel every
    battle by the tiers of its two models.
-3. For a query prompt, weight each battle by `10 * 10 ** (sim / max_sim)`, where `sim` is the cosine
-   similarity of the query to the battle's prompt and `max_sim` the largest such similarity, refit
+3. For a query prompt, weight each battle by `10 * 10 ** (s * sim / max_sim)`, where `sim` is the cosine
+   similarity of the query to the battle's prompt, `max_sim` the largest such similarity and s the
+   similarity sharpness (RouteLLM: s = 1), refit
    the tier ratings with these weights, and return the strong tier's BT win probability over the
    weak tier: `sigmoid(theta_strong_tier - theta_weak_tier)` (RouteLLM's
    `1 - 1 / (1 + 10 ** ((elo_gpt4 - elo_mixtral) / 400))`).
@@ -31,6 +32,7 @@ Params (config `routers.sw_ranking`, all optional):
 | key          | default | meaning                                                                        |
 |--------------|---------|--------------------------------------------------------------------------------|
 | num_tiers    | [10, 15, 20] | tiers (RouteLLM: 10); a list is a validation grid: the candidate with the best routed-pair ROC-AUC on the validation prompts is kept |
+| similarity_sharpness | 1  | s in the battle weights (RouteLLM: 1; the weight of the nearest battle prompt over an orthogonal one is 10 ** s); a list is a grid searched with `num_tiers` (ties: smaller s, then `num_tiers` as listed) |
 | batch_size   | 512     | query prompts per batched fit                                                 |
 | max_iter     | 100     | Newton iterations per batched fit (it stops earlier at `tol`)                  |
 | tol          | 1e-9    | stop when the largest rating update is below this (natural-log units)          |
@@ -68,6 +70,7 @@ from ragrouter.routers.bradley_terry import (
 
 DEFAULTS = {
     "num_tiers": [10, 15, 20],
+    "similarity_sharpness": 1.0,
     "batch_size": 512,
     "max_iter": 100,
     "tol": 1e-9,
@@ -84,8 +87,9 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(norm, 1e-12)
 
 
-def similarity_weights(sims: np.ndarray) -> np.ndarray:
-    """RouteLLM's battle weights `10 * 10 ** (sim / max_sim)`, row-wise for (queries, battles) similarities.
+def similarity_weights(sims: np.ndarray, sharpness: float = 1.0) -> np.ndarray:
+    """RouteLLM's battle weights `10 * 10 ** (sim / max_sim)`, row-wise for (queries, battles)
+    similarities, with the exponent times `sharpness` (1: RouteLLM's).
 
     The exponent is clipped to [-50, 50] so a query with no positive similarity (max_sim <= 0, never
     seen with sentence embeddings) gives finite weights instead of overflowing.
@@ -93,12 +97,14 @@ def similarity_weights(sims: np.ndarray) -> np.ndarray:
     sims = np.asarray(sims, dtype=np.float64)
     max_sim = sims.max(axis=1, keepdims=True)
     max_sim = np.where(np.abs(max_sim) < 1e-12, 1e-12, max_sim)
-    return 10.0 * 10.0 ** np.clip(sims / max_sim, -50.0, 50.0)
+    return 10.0 * 10.0 ** np.clip(sharpness * sims / max_sim, -50.0, 50.0)
 
 
 class SWRankingRouter(EmbeddingRouter):
     """Similarity-weighted BT over model tiers; `strong_win_rates` needs only the encoder and the
     aggregated training battles stored here (no battle table, no torch weights)."""
+
+    similarity_sharpness: float = 1.0  # routers pickled before the parameter existed used RouteLLM's
 
     def __init__(
         self,
@@ -146,7 +152,7 @@ class SWRankingRouter(EmbeddingRouter):
         out = np.zeros((len(embeddings), self.num_tiers))
         for start in range(0, len(embeddings), self.batch_size):
             sims = embeddings[start : start + self.batch_size] @ self._reference_embeddings.T
-            weights = similarity_weights(sims)
+            weights = similarity_weights(sims, self.similarity_sharpness)
             wins, totals = weights @ self.wins, weights @ self.totals
             theta, _ = fit_bt(self.pair_i, self.pair_j, wins, totals, self.num_tiers, init=self.init, max_iter=self.max_iter, tol=self.tol)
             out[start : start + len(theta)] = theta
@@ -224,10 +230,12 @@ def train(corpus: pl.DataFrame, battles: pl.DataFrame, encoder, params: dict | N
     prompt_emb = encoder.encode(prompts.to_list())
     logger.info(f"sw_ranking: embedded {len(prompts)} battle prompts in {time.perf_counter() - t0:.1f}s")
 
-    grid = params["num_tiers"] if isinstance(params["num_tiers"], list | tuple) else [params["num_tiers"]]
+    as_list = lambda value: list(value) if isinstance(value, list | tuple) else [value]  # noqa: E731
+    grid, sharpness_grid = as_list(params["num_tiers"]), [float(s) for s in as_list(params["similarity_sharpness"])]
     val = routed_validation(corpus, strong, weak)
-    val_emb = encoder.encode(val.prompts) if len(val) and len(grid) > 1 else None
-    best, best_auc, seen = None, -np.inf, set()
+    choosing = len(val) > 0 and len(grid) * len(sharpness_grid) > 1
+    val_emb = encoder.encode(val.prompts) if choosing else None
+    routers, seen = [], set()
     for num_tiers in grid:
         tiers = compute_tiers(ratings, int(num_tiers))
         num_tiers = max(tiers.values()) + 1  # fewer models than tiers: one model per tier
@@ -237,20 +245,26 @@ def train(corpus: pl.DataFrame, battles: pl.DataFrame, encoder, params: dict | N
         if num_tiers in seen:
             continue
         seen.add(num_tiers)
-        router = _build(encoder, prompt_emb, battles, prompt_index, tiers, num_tiers, params)
-        if val_emb is None:
-            best = router
+        routers.append(_build(encoder, prompt_emb, battles, prompt_index, tiers, num_tiers, params))
+        if not choosing:
             break
-        auc = val.auc(router.strong_win_rates_from_embeddings(val_emb), params["validation_metric"])
-        logger.info(f"sw_ranking: num_tiers={num_tiers}: validation ROC-AUC ({params['validation_metric']}) {auc:.4f} on {len(val)} routed-pair prompts")
-        if best is None or auc > best_auc:
-            best, best_auc = router, auc
-    if best is None:
+    if not routers:
         raise ValueError(f"sw_ranking: every num_tiers in {grid} puts {strong} and {weak} in one tier")
+    candidates = [(sharpness, router) for sharpness in sharpness_grid for router in routers]  # ties: smaller s, then num_tiers as listed
+    chosen = 0
+    if choosing:
+        aucs = []
+        for sharpness, router in candidates:
+            router.similarity_sharpness = sharpness
+            aucs.append(val.auc(router.strong_win_rates_from_embeddings(val_emb), params["validation_metric"]))
+            logger.info(f"sw_ranking: num_tiers={router.num_tiers}, similarity_sharpness={sharpness:g}: validation ROC-AUC ({params['validation_metric']}) {aucs[-1]:.4f} on {len(val)} routed-pair prompts")
+        chosen = int(np.argmax(aucs))
+    sharpness, best = candidates[chosen]
+    best.similarity_sharpness = sharpness
     if len(val):
         if val_emb is None:
             val_emb = encoder.encode(val.prompts)
-        logger.info(f"sw_ranking: chose num_tiers={best.num_tiers}; validation ({len(val)} prompts) {val.summary(best.strong_win_rates_from_embeddings(val_emb))}")
+        logger.info(f"sw_ranking: chose num_tiers={best.num_tiers}, similarity_sharpness={best.similarity_sharpness:g}; validation ({len(val)} prompts) {val.summary(best.strong_win_rates_from_embeddings(val_emb))}")
     logger.info(f"sw_ranking: trained in {time.perf_counter() - started:.1f}s")
     return best
 
@@ -280,7 +294,7 @@ def reference_strong_win_rates(router: SWRankingRouter, battles: pl.DataFrame, q
     y = np.concatenate([(winner == "model_a") | (winner == "tie"), winner == "model_a"]).astype(np.float64)
     out = []
     for q in _normalise(np.atleast_2d(query_embeddings)):
-        weights = similarity_weights((emb @ q)[None, :])[0]
+        weights = similarity_weights((emb @ q)[None, :], router.similarity_sharpness)[0]
         lr = LogisticRegression(fit_intercept=False, C=np.inf, tol=1e-12, max_iter=100_000)  # C=inf: unpenalised
         lr.fit(x, y, sample_weight=np.concatenate([weights, weights]))
         elo = 400.0 * lr.coef_[0] + 1000.0
