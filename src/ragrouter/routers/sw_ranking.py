@@ -164,6 +164,11 @@ class SWRankingRouter(EmbeddingRouter):
 
 
 
+def _as_grid(value) -> list:
+    """A param's candidates: a list or tuple as it is, one value as a grid of one."""
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
 def _build(encoder, prompt_emb: np.ndarray, battles: pl.DataFrame, prompt_index: np.ndarray, tiers: dict[str, int], num_tiers: int, params: dict) -> SWRankingRouter:
     a = np.array([tiers[m] for m in battles["model_a"].to_list()], dtype=np.int64)
     b = np.array([tiers[m] for m in battles["model_b"].to_list()], dtype=np.int64)
@@ -230,8 +235,7 @@ def train(corpus: pl.DataFrame, battles: pl.DataFrame, encoder, params: dict | N
     prompt_emb = encoder.encode(prompts.to_list())
     logger.info(f"sw_ranking: embedded {len(prompts)} battle prompts in {time.perf_counter() - t0:.1f}s")
 
-    as_list = lambda value: list(value) if isinstance(value, list | tuple) else [value]  # noqa: E731
-    grid, sharpness_grid = as_list(params["num_tiers"]), [float(s) for s in as_list(params["similarity_sharpness"])]
+    grid, sharpness_grid = _as_grid(params["num_tiers"]), [float(s) for s in _as_grid(params["similarity_sharpness"])]
     val = routed_validation(corpus, strong, weak)
     choosing = len(val) > 0 and len(grid) * len(sharpness_grid) > 1
     val_emb = encoder.encode(val.prompts) if choosing else None
