@@ -1,7 +1,8 @@
 """RULE.md's leave-family-out scores of one baseline: per family F, the router trained as rule
 train_router trains it (config.yaml's params, seed 0) on the run's corpus and battles without F (both
-splits), then F's validation rows scored. Writes ROUTER.parquet beside this script.
-    python logs/experiments/baselines_leave_family_out/run.py RUN_CHECKOUT ROUTER
+splits), then F's validation rows scored. Writes ROUTER.parquet beside this script. With `within_task`
+(RULE.md's addendum), the corpus' training rows are first balanced within tasks: ROUTER_within_task.parquet.
+    python logs/experiments/baselines_leave_family_out/run.py RUN_CHECKOUT ROUTER [within_task]
 """
 
 import sys
@@ -15,19 +16,24 @@ import yaml
 from loguru import logger
 
 from ragrouter.common.io import setup_logging
+from ragrouter.data.corpus import balance_within
 from ragrouter.method.classifier import domain_of_task, family_tasks
 from ragrouter.routers.kinds import uses_embeddings
 from ragrouter.routers.registry import make_encoder, train_router
 
 run, router_id = Path(sys.argv[1]), sys.argv[2]
+within_task = sys.argv[3:] == ["within_task"]
+name = f"{router_id}_within_task" if within_task else router_id
 here = Path(__file__).resolve().parent
-setup_logging(here / f"{router_id}.log")
+setup_logging(here / f"{name}.log")
 torch.set_num_threads(2)
 config = yaml.safe_load(open(here.parents[2] / "config.yaml"))
 settings = config["routers"][router_id]
 kind = settings.get("kind", router_id)
 domain_of = domain_of_task(config["ragrouter"]["rag"]["held_out_domains"])
 corpus = pl.read_parquet(run / "resources/corpus/corpus.parquet")
+if within_task:
+    corpus = balance_within(corpus, 0, "task")
 corpus = corpus.with_columns(pl.Series("family", [domain_of.get(t, t) for t in family_tasks(corpus)]))
 battles = pl.read_parquet(run / "resources/corpus/battles.parquet")
 # a battle's family: its prompt's in the corpus; else its source's one family; else unknown (None)
@@ -54,4 +60,4 @@ for family in sorted(corpus["family"].unique()):
     scores = np.asarray(router.strong_win_rates(rows["prompt"].to_list()), dtype=np.float64)
     parts.append(rows.select("id", "source", "family", "label", task=pl.Series(family_tasks(rows)), score=pl.Series(scores)))
     logger.info(f"{router_id} without {family}: {kept.height} corpus rows, {kept_battles.height} of {battles.height} battles; {rows.height} rows scored in {time.perf_counter() - start:.0f} s")
-pl.concat(parts).write_parquet(here / f"{router_id}.parquet")
+pl.concat(parts).write_parquet(here / f"{name}.parquet")
