@@ -33,12 +33,11 @@ def score_diagnostics(benchmark: pl.DataFrame, scores: dict[str, list[np.ndarray
     rows = []
     for router, seed_scores in scores.items():
         aucs = [roc_auc(needed, s) for s in seed_scores]
-        within = [stratified_auc(needed, s, subjects) for s in seed_scores] if subjects else [None]
         rhos = [float(spearmanr(s, words).statistic) if np.ptp(s) > 0 else float("nan") for s in seed_scores]
         rows.append({
             "router_id": router,
             "auc_strong_needed": float(np.mean(aucs)),
-            "auc_within_subject": float(np.mean(within)) if subjects else None,
+            "auc_within_subject": float(np.mean([stratified_auc(needed, s, subjects) for s in seed_scores])) if subjects else None,
             "spearman_words": float(np.mean(rhos)),
         })
     return pl.DataFrame(rows, schema={"router_id": pl.String, "auc_strong_needed": pl.Float64, "auc_within_subject": pl.Float64, "spearman_words": pl.Float64})

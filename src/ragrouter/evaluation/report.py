@@ -495,23 +495,21 @@ def diagnostics_section(
     names = {r: n for f in frames.values() for r, n in zip(f["router_id"], f["router"], strict=True)}
     for bench, diag in diagnostics.items():
         reference = (subject_reference or {}).get(bench)
+        columns = {"ROC-AUC strong needed": "{auc_strong_needed:.3f}"}
         if reference is None:
-            out += [f"`{bench}`:", "", "| router | ROC-AUC strong needed | Spearman with word count |", "|---|---|---|"]
-            out += [f"| {names.get(r['router_id'], r['router_id'])} | {r['auc_strong_needed']:.3f} | {r['spearman_words']:+.3f} |" for r in diag.iter_rows(named=True)]
-            out.append("")
-            continue
-        out += [
-            f"`{bench}`: *within subject* is the mean of the ROC-AUCs inside each of the benchmark's subjects, what a score ranks beyond",
-            "recognising the subject. The subjects' strong-needed rates differ: a score that knew only each prompt's subject and that",
-            f"subject's rate, read from these very labels, would reach {reference:.3f} overall and 0.5 within.",
-            "",
-            "| router | ROC-AUC strong needed | within subject | Spearman with word count |",
-            "|---|---|---|---|",
-        ]
-        out += [
-            f"| {names.get(r['router_id'], r['router_id'])} | {r['auc_strong_needed']:.3f} | {r['auc_within_subject']:.3f} | {r['spearman_words']:+.3f} |"
-            for r in diag.iter_rows(named=True)
-        ]
+            out += [f"`{bench}`:", ""]
+        else:
+            columns["within subject"] = "{auc_within_subject:.3f}"
+            out += [
+                f"`{bench}`: *within subject* is the mean of the ROC-AUCs inside each of the benchmark's subjects, what a score ranks beyond",
+                "recognising the subject. The subjects' strong-needed rates differ: a score that knew only each prompt's subject and that",
+                f"subject's rate, read from these very labels, would reach {reference:.3f} overall and 0.5 within.",
+                "",
+            ]
+        columns["Spearman with word count"] = "{spearman_words:+.3f}"
+        out += ["| router | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+        cells = " | ".join(columns.values())
+        out += [f"| {names.get(r['router_id'], r['router_id'])} | " + cells.format(**r) + " |" for r in diag.iter_rows(named=True)]
         out.append("")
     verdicts = [(spec.get("title", name), control_verdicts(frames[name])) for name, spec in tables.items()]
     verdicts = [(title, lines) for title, lines in verdicts if lines]
